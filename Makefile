@@ -1,0 +1,75 @@
+# smtpd: one SMTP conversation on stdin/stdout, spooled into a Maildir.
+#   make          build ./smtpd
+#   make run      smtpd on this terminal, spooling into ./spool
+#   make check    build and run every test (unit, integration, sanitizers)
+#   make install  PREFIX, DESTDIR, SBINDIR, MANDIR, UNITDIR, ...
+# make SYSTEMD=no builds without libsystemd headers (LISTEN_FDS read by hand).
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+SYSTEMD ?= yes
+# Build directory prefix (with a trailing slash), e.g. B=build/asan/
+B ?=
+
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+UNITDIR ?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
+SYSUSERSDIR ?= $(shell pkg-config --variable=sysusersdir systemd 2>/dev/null || echo /usr/lib/sysusers.d)
+TMPFILESDIR ?= $(shell pkg-config --variable=tmpfilesdir systemd 2>/dev/null || echo /usr/lib/tmpfiles.d)
+EXAMPLEDIR ?= $(PREFIX)/share/doc/smtpd/examples
+
+WARN = -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+       -Wformat=2 -Wno-format-nonliteral -Wvla
+HARDEN = -fstack-protector-strong -D_FORTIFY_SOURCE=2
+LDHARDEN = -Wl,-z,relro,-z,now,-z,noexecstack
+ifeq ($(SYSTEMD),yes)
+SD_CFLAGS := -DHAVE_LIBSYSTEMD $(shell pkg-config --cflags libsystemd 2>/dev/null)
+endif
+ALL_CFLAGS = $(WARN) -D_GNU_SOURCE $(SD_CFLAGS) $(HARDEN) $(CFLAGS)
+
+LIB = session reply store input address log fdio listen
+LIBOBJ = $(LIB:%=$(B)%.o)
+HEADERS = $(wildcard *.h)
+
+all: $(B)smtpd
+
+$(B)%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)smtpd: $(B)smtpd.o $(LIBOBJ)
+	$(CC) $(CFLAGS) $(LDHARDEN) $(LDFLAGS) -o $@ $^
+
+# Unit tests link the shipped objects unchanged (chrony's way).
+CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
+TESTSRC = $(wildcard tests/check_*.c)
+$(B)tests/check_smtpd: $(TESTSRC) tests/testio.h $(LIBOBJ) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -I. $(CHECK_CFLAGS) -o $@ $(TESTSRC) $(LIBOBJ) $(LDFLAGS) $(CHECK_LIBS)
+
+deps:
+	@tests/deps.sh
+
+run: $(B)smtpd
+	./$(B)smtpd --spool ./spool --hostname $$(hostname) --domain localhost
+
+check: deps
+	@tests/check.sh
+
+SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+asan:
+	$(MAKE) B=build/asan/ CFLAGS="-O1 -g $(SANITIZE)" LDFLAGS="$(SANITIZE)" \
+		build/asan/smtpd build/asan/tests/check_smtpd
+
+units: all
+	@tests/deps.sh
+
+bench: all
+	@bench/run.sh
+
+clean:
+	rm -rf *.o smtpd tests/check_smtpd build spool
+
+.PHONY: all deps run check asan bench clean install uninstall

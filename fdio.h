@@ -1,0 +1,35 @@
+/*
+ * fdio.h: struct io on real file descriptors: waits with poll and the idle
+ * timeout, the whole-session deadline, the minimum data rate, termination
+ * signals that interrupt a wait, and complete writes.
+ */
+#ifndef FDIO_H
+#define FDIO_H
+
+#include <signal.h>
+#include <time.h>
+
+#include "io.h"
+
+struct fdio {
+	int in, out;
+	int out_is_socket;
+	unsigned timeout_ms;		/* one wait */
+	int has_deadline;
+	struct timespec deadline;	/* CLOCK_MONOTONIC, whole session */
+	unsigned min_rate;		/* bytes per second during DATA; 0: off */
+	unsigned rate_grace_ms;		/* DATA time before the rate counts */
+	int in_data;
+	struct timespec data_start;
+	unsigned long long data_bytes;
+	sigset_t waitmask;		/* the signal mask while waiting */
+	volatile sig_atomic_t *stop;	/* set by the SIGTERM/SIGHUP handler */
+};
+
+/* Fill io with fdio's functions on f. */
+void fdio_bind(struct fdio *f, struct io *io);
+
+/* Now plus seconds on the monotonic clock. */
+struct timespec fdio_after(unsigned seconds);
+
+#endif

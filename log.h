@@ -1,0 +1,36 @@
+/*
+ * log.h: one line per event, to wherever the operator can read it and the
+ * client cannot: a terminal or file on stderr as plain text, the journal with
+ * <N> priority prefixes, or syslog when stderr is the SMTP connection itself
+ * (inetd, xinetd).  Untrusted text is escaped by log_escape().
+ */
+#ifndef LOG_H
+#define LOG_H
+
+#include <stddef.h>
+#include <syslog.h>
+
+enum log_mode {
+	LOGTO_NONE,	/* tests: discard */
+	LOGTO_PLAIN,	/* "smtpd[pid]: text" on stderr */
+	LOGTO_JOURNAL,	/* "<N>text" on stderr, a journald stream */
+	LOGTO_SYSLOG	/* syslog(3): stderr is the client */
+};
+
+struct logger {
+	enum log_mode mode;
+	int fd;
+};
+
+/* Decide where lines go, given the conversation's input fd. */
+void log_setup(struct logger *lg, int conversation_fd);
+
+/* priority is a syslog LOG_* level. */
+void log_line(const struct logger *lg, int priority, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Copy untrusted src into dst (size dstsize, always terminated): printable
+ * ASCII is kept, everything else becomes \xNN; cut with "..." if too long. */
+const char *log_escape(char *dst, size_t dstsize, const char *src, size_t len);
+
+#endif

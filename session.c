@@ -1,0 +1,965 @@
+/*
+ * session.c: every rule of the SMTP conversation (RFC 5321 with SIZE,
+ * 8BITMIME, PIPELINING and ENHANCEDSTATUSCODES): the command table, the
+ * session states, the DATA byte machine, the transaction's envelope and the
+ * error budget.  Each handler first checks (sequence, syntax, limits) and
+ * replies without touching state when something is wrong; only then does it
+ * proceed.  All input arrives through struct input and all output leaves
+ * through struct reply; the spool is reached through store.c.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "session.h"
+
+/* The session has ended: no more commands are read. */
+static void session_end(struct session *s)
+{
+	s->state = S_DONE;
+}
+
+const char *session_state_name(enum session_state st)
+{
+	switch (st) {
+	case S_START: return "start";
+	case S_READY: return "ready";
+	case S_MAIL: return "mail";
+	case S_DONE: return "done";
+	}
+	return "?";
+}
+
+static const char *escaped(char *buf, size_t size, const char *s)
+{
+	return log_escape(buf, size, s, strlen(s));
+}
+
+static void transaction_reset(struct session *s)
+{
+	store_abort(s->store, &s->msg);
+	s->sender.mailbox[0] = '\0';
+	s->sender.local_len = 0;
+	s->sender.domain = NULL;
+	s->nrcpts = 0;
+	s->rcpt_refused = 0;
+	s->declared_size = 0;
+	if (s->state == S_MAIL)
+		s->state = S_READY;
+}
+
+/* Close with a 421-class reply (every disconnect we start says why). */
+static void close_with(struct session *s, enum reply_id why)
+{
+	char peer[64];
+
+	reply_send(&s->out, why, s->cfg->hostname);
+	session_end(s);
+	log_line(&s->cfg->log, LOG_NOTICE, "closing: %d %s (peer %s)",
+		 reply_code(why), why == R_SHUTDOWN ? "shutdown" :
+		 why == R_TIMEOUT ? "timeout" : "limit",
+		 escaped(peer, sizeof peer, s->cfg->peer));
+}
+
+/*
+ * A command was refused.  Each refusal spends the error budget: past the
+ * soft limit every refusal is delayed (a tarpit costs a flood more than it
+ * costs us), at the hard limit the session ends (Postfix's error_count).
+ */
+static void refuse(struct session *s, enum reply_id id, const char *arg)
+{
+	const struct config *c = s->cfg;
+
+	s->errors++;
+	if (c->hard_errors > 0 && s->errors > c->soft_errors &&
+	    c->error_delay_ms > 0 && s->in.io->pause != NULL) {
+		reply_flush(&s->out);
+		s->in.io->pause(s->in.io->ctx, c->error_delay_ms);
+	}
+	reply_send(&s->out, id, arg);
+	if (c->hard_errors > 0 && s->errors >= c->hard_errors)
+		close_with(s, R_TOO_MANY_ERRORS);
+}
+
+/* ---- HELO, EHLO ---- */
+
+/* RFC 5321 asks for a domain or address literal; real clients send bare
+ * host names, underscores and worse, and refusing them loses mail.  We take
+ * one token of printable ASCII, which is all the Received: line needs. */
+static int helo_name_ok(const char *arg)
+{
+	size_t n = strlen(arg);
+
+	if (n == 0 || n >= sizeof ((struct session *)0)->helo)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (arg[i] <= ' ' || arg[i] > '~')
+			return 0;
+	return 1;
+}
+
+static int greet(struct session *s, const char *arg, int esmtp)
+{
+	if (!helo_name_ok(arg)) {
+		refuse(s, R_SYNTAX, esmtp ? "Syntax: EHLO <domain>" :
+					    "Syntax: HELO <domain>");
+		return 0;
+	}
+	/* A second HELO/EHLO resets the transaction (RFC 5321 4.1.4). */
+	transaction_reset(s);
+	s->state = S_READY;
+	s->esmtp = esmtp;
+	s->out.enhanced = esmtp;
+	snprintf(s->helo, sizeof s->helo, "%s", arg);
+	return 1;
+}
+
+static void cmd_helo(struct session *s, char *arg)
+{
+	if (greet(s, arg, 0))
+		reply_send(&s->out, R_HELO, s->cfg->hostname);
+}
+
+static void cmd_ehlo(struct session *s, char *arg)
+{
+	char size[40];
+
+	if (!greet(s, arg, 1))
+		return;
+	snprintf(size, sizeof size, "SIZE %llu", s->cfg->max_size);
+	reply_line(&s->out, 250, NULL, 1, s->cfg->hostname);
+	reply_line(&s->out, 250, NULL, 1, size);
+	reply_line(&s->out, 250, NULL, 1, "8BITMIME");
+	reply_line(&s->out, 250, NULL, 1, "PIPELINING");
+	reply_line(&s->out, 250, NULL, 1, "ENHANCEDSTATUSCODES");
+	reply_line(&s->out, 250, NULL, 1, "SOML");
+	reply_line(&s->out, 250, NULL, 1, "SAML");
+	if (s->cfg->vrfy && s->cfg->users != NULL)
+		reply_line(&s->out, 250, NULL, 1, "VRFY");
+	if (s->cfg->expn && s->cfg->users != NULL)
+		reply_line(&s->out, 250, NULL, 1, "EXPN");
+	reply_line(&s->out, 250, NULL, 0, "HELP");
+}
+
+/* ---- MAIL, RCPT ---- */
+
+/* "FROM:" or "TO:" then the path; a space after the colon is tolerated. */
+static const char *path_start(const char *arg, const char *keyword)
+{
+	size_t k = strlen(keyword);
+
+	if (strncasecmp(arg, keyword, k) != 0)
+		return NULL;
+	arg += k;
+	while (*arg == ' ')
+		arg++;
+	return arg;
+}
+
+static int address_refused(struct session *s, enum address_result r)
+{
+	if (r == ADDRESS_OK)
+		return 0;
+	refuse(s, r == ADDRESS_LONG ? R_ADDRESS_LONG : R_BAD_ADDRESS, NULL);
+	return 1;
+}
+
+/* SIZE= and BODY= (RFC 1870, RFC 6152); only after EHLO. */
+static int mail_parameters(struct session *s, char *p, unsigned long long *size)
+{
+	int seen_size = 0, seen_body = 0;
+
+	while (*p != '\0') {
+		char *word;
+		if (*p != ' ') {
+			refuse(s, R_SYNTAX, "Syntax: MAIL FROM:<address> [parameters]");
+			return 0;
+		}
+		while (*p == ' ')
+			p++;
+		if (*p == '\0')
+			break;
+		word = p;
+		while (*p != ' ' && *p != '\0')
+			p++;
+		char save = *p;
+		*p = '\0';
+		if (!s->esmtp) {
+			refuse(s, R_BAD_PARAMETER, "MAIL parameters need EHLO");
+			return 0;
+		}
+		if (strncasecmp(word, "SIZE=", 5) == 0 && !seen_size) {
+			char *end;
+			const char *digits = word + 5;
+			errno = 0;
+			unsigned long long v = strtoull(digits, &end, 10);
+			if (!isdigit((unsigned char)*digits) || *end != '\0' ||
+			    errno == ERANGE || strlen(digits) > 20) {
+				refuse(s, R_SYNTAX, "Syntax: SIZE=<number>");
+				return 0;
+			}
+			*size = v;
+			seen_size = 1;
+		} else if (strncasecmp(word, "BODY=", 5) == 0 && !seen_body) {
+			if (strcasecmp(word + 5, "7BIT") != 0 &&
+			    strcasecmp(word + 5, "8BITMIME") != 0) {
+				refuse(s, R_BAD_PARAMETER, "BODY must be 7BIT or 8BITMIME");
+				return 0;
+			}
+			seen_body = 1;
+		} else if ((strncasecmp(word, "SIZE=", 5) == 0 && seen_size) ||
+			   (strncasecmp(word, "BODY=", 5) == 0 && seen_body)) {
+			refuse(s, R_SYNTAX, "Parameter given twice");
+			return 0;
+		} else {
+			refuse(s, R_BAD_PARAMETER, "Unsupported parameter");
+			return 0;
+		}
+		*p = save;
+	}
+	return 1;
+}
+
+/* MAIL, and SOML and SAML, which are MAIL when nobody is logged in. */
+static void cmd_mail(struct session *s, char *arg)
+{
+	struct address a;
+	const char *p, *rest;
+	unsigned long long size = 0;
+	enum address_result r;
+
+	if (s->state == S_START) {
+		refuse(s, R_NEED_HELO, NULL);
+		return;
+	}
+	if (s->state == S_MAIL) {
+		refuse(s, R_NESTED_MAIL, NULL);
+		return;
+	}
+	p = path_start(arg, "FROM:");
+	if (p == NULL || *p != '<') {
+		refuse(s, R_SYNTAX, "Syntax: MAIL FROM:<address>");
+		return;
+	}
+	r = address_parse(p, &a, &rest);
+	if (address_refused(s, r))
+		return;
+	if (a.local_len > 0 && a.domain == NULL) {	/* <postmaster> */
+		refuse(s, R_BAD_ADDRESS, NULL);
+		return;
+	}
+	if (!mail_parameters(s, (char *)rest, &size))
+		return;
+	if (size > s->cfg->max_size) {
+		refuse(s, R_TOO_BIG, NULL);
+		return;
+	}
+	if (s->cfg->min_free > 0) {
+		long long avail = store_free_bytes(s->store);
+		if (avail >= 0 && (unsigned long long)avail < s->cfg->min_free) {
+			log_line(&s->cfg->log, LOG_WARNING,
+				 "spool has %lld bytes free, below the floor of %llu",
+				 avail, s->cfg->min_free);
+			refuse(s, R_LOW_SPACE, NULL);
+			return;
+		}
+	}
+	s->sender = a;
+	s->sender.domain = a.domain ? s->sender.mailbox + a.local_len + 1 : NULL;
+	s->declared_size = size;
+	s->nrcpts = 0;
+	s->rcpt_refused = 0;
+	s->state = S_MAIL;
+	reply_send(&s->out, R_MAIL_OK, NULL);
+}
+
+static int domain_is_ours(const struct config *c, const char *domain)
+{
+	for (size_t i = 0; i < c->ndomains; i++)
+		if (address_domain_equal(domain, c->domains[i]))
+			return 1;
+	return 0;
+}
+
+static int envelope_has(const struct session *s, const char *mailbox)
+{
+	for (unsigned i = 0; i < s->nrcpts; i++)
+		if (strcasecmp(s->rcpts[i], mailbox) == 0)
+			return 1;
+	return 0;
+}
+
+/* Add one address to the envelope; a repeat is spooled once. */
+static int envelope_add(struct session *s, const char *mailbox)
+{
+	if (envelope_has(s, mailbox))
+		return 1;
+	if (s->nrcpts >= s->cfg->max_recipients)
+		return 0;
+	snprintf(s->rcpts[s->nrcpts++], sizeof s->rcpts[0], "%s", mailbox);
+	return 1;
+}
+
+static void cmd_rcpt(struct session *s, char *arg)
+{
+	struct address a;
+	const char *p, *rest;
+	enum address_result r;
+
+	if (s->state != S_MAIL) {
+		refuse(s, s->state == S_START ? R_NEED_HELO : R_NEED_MAIL, NULL);
+		return;
+	}
+	p = path_start(arg, "TO:");
+	if (p == NULL || *p != '<') {
+		refuse(s, R_SYNTAX, "Syntax: RCPT TO:<address>");
+		return;
+	}
+	r = address_parse(p, &a, &rest);
+	if (address_refused(s, r))
+		return;
+	if (a.local_len == 0) {		/* <> is no recipient */
+		s->rcpt_refused++;
+		refuse(s, R_BAD_ADDRESS, NULL);
+		return;
+	}
+	while (*rest == ' ')
+		rest++;
+	if (*rest != '\0') {
+		s->rcpt_refused++;
+		refuse(s, R_BAD_PARAMETER, "Unsupported parameter");
+		return;
+	}
+	/* <postmaster> and postmaster@any-of-ours always reach a person
+	 * (RFC 5321 4.5.1); everything else must be in our domains. */
+	if (a.domain != NULL && !domain_is_ours(s->cfg, a.domain)) {
+		s->rcpt_refused++;
+		refuse(s, R_RELAY_DENIED, NULL);
+		return;
+	}
+	if (s->nrcpts >= s->cfg->max_recipients &&
+	    !envelope_has(s, a.mailbox)) {
+		s->rcpt_refused++;
+		refuse(s, R_TOO_MANY_RCPTS, NULL);
+		return;
+	}
+	envelope_add(s, a.mailbox);
+	reply_send(&s->out, R_RCPT_OK, NULL);
+}
+
+/* ---- DATA: the byte machine ---- */
+
+/* Bytes the fast path of D_TEXT must stop at. */
+static const unsigned char special[256] = {['\0'] = 1, ['\r'] = 1, ['\n'] = 1};
+
+/* A failure or refusal of the message: the first one wins, the spool file
+ * goes at once, and the rest of the message is still read to its end. */
+static void data_fail(struct session *s, enum reply_id why)
+{
+	if (s->data.error < 0) {
+		s->data.error = (int)why;
+		store_abort(s->store, &s->msg);
+	}
+}
+
+static void data_flush(struct session *s)
+{
+	struct data *d = &s->data;
+
+	if (d->error < 0 && d->olen > 0) {
+		enum store_err e = store_write(&s->msg, d->obuf, d->olen);
+		if (e != STORE_OK)
+			data_fail(s, reply_for_store(e));
+	}
+	d->olen = 0;
+}
+
+static void emit(struct session *s, const char *p, size_t n)
+{
+	struct data *d = &s->data;
+
+	while (n > 0 && d->error < 0) {
+		size_t room = sizeof d->obuf - d->olen;
+		if (room == 0) {
+			data_flush(s);
+			continue;
+		}
+		size_t k = n < room ? n : room;
+		memcpy(d->obuf + d->olen, p, k);
+		d->olen += k;
+		p += k;
+		n -= k;
+	}
+}
+
+/* One byte of line content (not a line end). */
+static void content(struct session *s, char c)
+{
+	static const char received[] = "received:";
+	struct data *d = &s->data;
+
+	if (c == '\0')
+		data_fail(s, R_NUL_IN_DATA);
+	if (d->in_headers && d->header_match >= 0) {
+		if (d->line_len < 9 &&
+		    tolower((unsigned char)c) == received[d->line_len]) {
+			if (d->line_len == 8) {
+				d->header_match = -1;
+				/* RFC 5321 6.3: a hop count this high is a loop */
+				if (++d->received >= 100)
+					data_fail(s, R_LOOP);
+			}
+		} else {
+			d->header_match = -1;
+		}
+	}
+	d->line_len++;
+	emit(s, &c, 1);
+}
+
+/* A line end, stored as LF. */
+static void line_end(struct session *s)
+{
+	struct data *d = &s->data;
+
+	if (d->in_headers && d->line_len == 0)
+		d->in_headers = 0;
+	d->line_len = 0;
+	d->header_match = 0;
+	emit(s, "\n", 1);
+}
+
+/*
+ * Feed message bytes; returns how many were used (all of them, or up to and
+ * including the final CRLF.CRLF).  On the network only CR LF "." CR LF ends
+ * the message: a bare LF ends a line of the stored file but is not an SMTP
+ * line end, so a "." after it is text and is not unstuffed; a bare CR is
+ * kept as it is.  That is what makes every smuggling variant (LF.LF, LF.CRLF,
+ * CRLF.LF, CR.CR, ...) a part of one message.  On a terminal LF is the line
+ * end, since that is what a person's Enter key sends.
+ */
+static size_t data_feed(struct session *s, const char *p, size_t n)
+{
+	struct data *d = &s->data;
+	const int lf_ends = s->cfg->terminal;
+	size_t i = 0;
+
+	while (i < n) {
+		char c = p[i];
+
+		switch (d->st) {
+		case D_BOL:		/* start of a line (or of the message) */
+			if (c == '.') {
+				d->st = D_BOL_DOT;
+				i++;
+			} else {
+				d->st = D_TEXT;
+			}
+			break;
+		case D_BOL_DOT:		/* "." at the start of a line */
+			if (c == '\r') {
+				d->st = D_BOL_DOT_CR;
+				i++;
+			} else if (c == '\n' && lf_ends) {
+				d->st = D_END;
+				return i + 1;
+			} else {
+				/* A stuffed dot: drop it (RFC 5321 4.5.2). */
+				d->st = D_TEXT;
+			}
+			break;
+		case D_BOL_DOT_CR:	/* ".\r" at the start of a line */
+			if (c == '\n') {
+				d->st = D_END;
+				return i + 1;
+			}
+			/* The dot was stuffing; the CR is a bare CR. */
+			d->st = D_CR;
+			break;
+		case D_TEXT:		/* inside a line */
+			if (!(d->in_headers && d->header_match >= 0)) {
+				size_t j = i;
+				while (j < n && !special[(unsigned char)p[j]])
+					j++;
+				if (j > i) {
+					emit(s, p + i, j - i);
+					d->line_len += j - i;
+					i = j;
+					continue;
+				}
+			}
+			i++;
+			if (c == '\r') {
+				d->st = D_CR;
+			} else if (c == '\n') {
+				line_end(s);
+				d->st = lf_ends ? D_BOL : D_TEXT;
+			} else {
+				content(s, c);
+			}
+			break;
+		case D_CR:		/* "\r" inside a line */
+			if (c == '\n') {
+				line_end(s);
+				d->st = D_BOL;
+				i++;
+			} else {
+				content(s, '\r');	/* a bare CR, kept */
+				d->st = D_TEXT;
+			}
+			break;
+		case D_END:
+			return i;
+		}
+	}
+	return i;
+}
+
+static void data_init(struct data *d)
+{
+	d->st = D_BOL;
+	d->in_headers = 1;
+	d->line_len = 0;
+	d->header_match = 0;
+	d->received = 0;
+	d->nul = 0;
+	d->size = 0;
+	d->error = -1;
+	d->olen = 0;
+}
+
+/* RFC 5322 date-time in UTC: no time zone files to read, nothing local. */
+static void rfc5322_date(char *buf, size_t size, time_t t)
+{
+	static const char days[][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+	static const char months[][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL)
+		memset(&tm, 0, sizeof tm);
+	snprintf(buf, size, "%s, %d %s %d %02d:%02d:%02d +0000",
+		 days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12],
+		 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+/* The envelope, first in the file: Return-Path, one X-Original-To per
+ * recipient, and our Received: line (RFC 5321 4.4). */
+static void envelope_write(struct session *s)
+{
+	const struct io *io = s->in.io;
+	char line[1200], date[128];
+	time_t now = io->now != NULL ? io->now(io->ctx) : time(NULL);
+	int n;
+
+	n = snprintf(line, sizeof line, "Return-Path: <%s>\n", s->sender.mailbox);
+	emit(s, line, (size_t)n);
+	for (unsigned i = 0; i < s->nrcpts; i++) {
+		n = snprintf(line, sizeof line, "X-Original-To: <%s>\n", s->rcpts[i]);
+		emit(s, line, (size_t)n);
+	}
+	rfc5322_date(date, sizeof date, now);
+	n = snprintf(line, sizeof line,
+		     "Received: from %s (%s) by %s with %s id %s%s%s%s; %s\n",
+		     s->helo, s->cfg->peer, s->cfg->hostname,
+		     s->esmtp ? "ESMTP" : "SMTP", s->msg.id,
+		     s->nrcpts == 1 ? " for <" : "",
+		     s->nrcpts == 1 ? s->rcpts[0] : "",
+		     s->nrcpts == 1 ? ">" : "", date);
+	if (n > 0 && (size_t)n < sizeof line)
+		emit(s, line, (size_t)n);
+	else
+		data_fail(s, R_STORE_IO);
+}
+
+/* The connection ended or must end for a reason of io's (see io.h). */
+static void input_failed(struct session *s, long status)
+{
+	switch (status) {
+	case IO_TIMEOUT:
+		close_with(s, R_TIMEOUT);
+		break;
+	case IO_SIGNAL:
+		close_with(s, R_SHUTDOWN);
+		break;
+	case IO_DEADLINE:
+		close_with(s, R_SESSION_TIMEOUT);
+		break;
+	case IO_SLOW:
+		close_with(s, R_TOO_SLOW);
+		break;
+	default:		/* EOF, reset: nobody is left to tell */
+		session_end(s);
+		break;
+	}
+}
+
+static void message_log(struct session *s, enum reply_id result)
+{
+	char from[200];
+
+	escaped(from, sizeof from, s->sender.mailbox);
+	if (result == R_QUEUED)
+		log_line(&s->cfg->log, LOG_INFO,
+			 "accepted id=%s size=%llu rcpts=%u from=<%s>",
+			 s->msg.id, s->data.size, s->nrcpts, from);
+	else
+		log_line(&s->cfg->log, LOG_NOTICE,
+			 "refused id=%s size=%llu rcpts=%u from=<%s> reply=%d",
+			 s->msg.id[0] ? s->msg.id : "-", s->data.size,
+			 s->nrcpts, from, reply_code(result));
+}
+
+/* The message has ended (CRLF.CRLF): make it safe, or say why not. */
+static void data_finish(struct session *s)
+{
+	struct data *d = &s->data;
+	enum reply_id result;
+
+	data_flush(s);
+	if (d->error < 0) {
+		enum store_err e = store_commit(s->store, &s->msg);
+		if (e != STORE_OK)
+			d->error = (int)reply_for_store(e);
+	}
+	result = d->error < 0 ? R_QUEUED : (enum reply_id)d->error;
+	if (result == R_QUEUED) {
+		reply_send(&s->out, R_QUEUED, s->msg.id);
+		s->accepted++;
+		s->junk = 0;
+	} else {
+		reply_send(&s->out, result, NULL);
+		s->refused++;
+	}
+	message_log(s, result);
+}
+
+static void data_receive(struct session *s)
+{
+	const struct io *io = s->in.io;
+	struct data *d = &s->data;
+
+	if (io->data_phase != NULL)
+		io->data_phase(io->ctx, 1);
+	while (d->st != D_END) {
+		const char *p;
+		ssize_t n = input_peek(&s->in, &p);
+		if (n <= 0) {
+			/* The client vanished or must be cut off mid-message:
+			 * nothing of it may stay in the spool. */
+			store_abort(s->store, &s->msg);
+			log_line(&s->cfg->log, LOG_NOTICE,
+				 "message %s lost: connection ended after %llu bytes",
+				 s->msg.id, d->size);
+			input_failed(s, n);
+			goto out;
+		}
+		size_t used = data_feed(s, p, (size_t)n);
+		input_consume(&s->in, used);
+		d->size += used;
+		if (d->size > s->cfg->max_size)
+			data_fail(s, R_TOO_BIG);
+	}
+	data_finish(s);
+out:
+	if (io->data_phase != NULL)
+		io->data_phase(io->ctx, 0);
+}
+
+static void cmd_data(struct session *s, char *arg)
+{
+	enum store_err e;
+	enum reply_id why;
+
+	if (s->state != S_MAIL)
+		why = s->state == S_START ? R_NEED_HELO : R_NEED_MAIL;
+	else if (s->nrcpts == 0)
+		why = s->rcpt_refused > 0 ? R_NO_VALID_RCPTS : R_NEED_RCPT;
+	else if (*arg != '\0')
+		why = R_SYNTAX;
+	else
+		why = R_DATA_GO;
+	if (why != R_DATA_GO) {
+		refuse(s, why, "Syntax: DATA");
+		/* A message body sent before our reply would now be read as
+		 * commands (RFC 2920 3.1 says DATA ends a group): refuse to
+		 * act on any of it. */
+		if (s->state != S_DONE && input_pending(&s->in))
+			close_with(s, R_BAD_PIPELINING);
+		return;
+	}
+	s->msg.id[0] = '\0';
+	data_init(&s->data);
+	e = store_open(s->store, &s->msg);
+	if (e != STORE_OK) {
+		why = reply_for_store(e);
+		log_line(&s->cfg->log, LOG_ERR, "cannot create a file in %s/tmp: %s",
+			 s->cfg->spool, strerror(errno));
+		refuse(s, why, NULL);
+		transaction_reset(s);
+		if (s->state != S_DONE && input_pending(&s->in))
+			close_with(s, R_BAD_PIPELINING);
+		return;
+	}
+	envelope_write(s);
+	reply_send(&s->out, R_DATA_GO, NULL);
+	data_receive(s);
+	transaction_reset(s);
+}
+
+/* ---- the rest ---- */
+
+static void cmd_rset(struct session *s, char *arg)
+{
+	if (*arg != '\0') {
+		refuse(s, R_SYNTAX, "Syntax: RSET");
+		return;
+	}
+	transaction_reset(s);
+	reply_send(&s->out, R_DONE, NULL);
+}
+
+static void cmd_noop(struct session *s, char *arg)
+{
+	(void)arg;		/* NOOP [ SP String ] (RFC 5321 4.1.1.9) */
+	reply_send(&s->out, R_DONE, NULL);
+}
+
+static void cmd_vrfy(struct session *s, char *arg)
+{
+	if (*arg == '\0') {
+		refuse(s, R_SYNTAX, "Syntax: VRFY <user>");
+		return;
+	}
+	/* RFC 5321 7.3: we will not tell, and we do not refuse. */
+	reply_send(&s->out, R_VRFY_CANNOT, NULL);
+}
+
+static void cmd_expn(struct session *s, char *arg)
+{
+	(void)arg;
+	refuse(s, R_NOT_IMPLEMENTED, NULL);
+}
+
+/* SEND (terminal delivery is not offered) and TURN (RFC 2505). */
+static void cmd_not_implemented(struct session *s, char *arg)
+{
+	(void)arg;
+	refuse(s, R_NOT_IMPLEMENTED, NULL);
+}
+
+static void cmd_quit(struct session *s, char *arg)
+{
+	if (*arg != '\0') {
+		refuse(s, R_SYNTAX, "Syntax: QUIT");
+		return;
+	}
+	reply_send(&s->out, R_QUIT, s->cfg->hostname);
+	session_end(s);
+}
+
+static void cmd_help(struct session *s, char *arg);
+
+enum {
+	CMD_JUNK = 1,		/* free to repeat: counts toward the junk limit */
+	CMD_UNOFFERED = 2	/* answered 502: not listed by HELP */
+};
+
+struct command {
+	const char *verb;
+	void (*run)(struct session *s, char *arg);
+	unsigned flags;
+	const char *help;
+};
+
+static const struct command commands[] = {
+	{"HELO", cmd_helo, 0, "HELO <domain>: say who you are"},
+	{"EHLO", cmd_ehlo, 0, "EHLO <domain>: say who you are; the reply lists the extensions"},
+	{"MAIL", cmd_mail, 0, "MAIL FROM:<sender> [SIZE=<bytes>] [BODY=7BIT|8BITMIME]: start a message"},
+	{"RCPT", cmd_rcpt, 0, "RCPT TO:<recipient>: add a recipient (once per recipient)"},
+	{"DATA", cmd_data, 0, "DATA: send the message, ended by a line holding only a dot"},
+	{"RSET", cmd_rset, CMD_JUNK, "RSET: abandon the message being prepared"},
+	{"NOOP", cmd_noop, CMD_JUNK, "NOOP: do nothing"},
+	{"HELP", cmd_help, CMD_JUNK, "HELP [command]: list the commands, or explain one"},
+	{"VRFY", cmd_vrfy, CMD_JUNK, "VRFY <user>: answered 252 (not disclosed; try RCPT)"},
+	{"EXPN", cmd_expn, CMD_JUNK | CMD_UNOFFERED, "EXPN <list>: not offered"},
+	{"SOML", cmd_mail, 0, "SOML FROM:<sender>: as MAIL (nobody is logged in here)"},
+	{"SAML", cmd_mail, 0, "SAML FROM:<sender>: as MAIL (nobody is logged in here)"},
+	{"SEND", cmd_not_implemented, CMD_UNOFFERED, "SEND: not offered (no delivery to terminals)"},
+	{"TURN", cmd_not_implemented, CMD_UNOFFERED, "TURN: not offered (RFC 2505)"},
+	{"QUIT", cmd_quit, 0, "QUIT: end the session"},
+};
+
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static const struct command *command_find(const char *verb)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (strcasecmp(verb, commands[i].verb) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static void cmd_help(struct session *s, char *arg)
+{
+	if (*arg != '\0') {
+		const struct command *c = command_find(arg);
+		if (c == NULL) {
+			refuse(s, R_HELP_UNKNOWN, NULL);
+			return;
+		}
+		reply_send(&s->out, R_HELP_TOPIC, c->help);
+		return;
+	}
+	char list[200] = "Commands:";
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		if (commands[i].flags & CMD_UNOFFERED)
+			continue;
+		strcat(list, " ");
+		strcat(list, commands[i].verb);
+	}
+	reply_line(&s->out, 214, "2.0.0", 1, list);
+	reply_line(&s->out, 214, "2.0.0", 1, "HELP <command> explains one; mail for people here goes to <postmaster>");
+	reply_line(&s->out, 214, "2.0.0", 0, "End of HELP");
+}
+
+/* A first line from a web browser or a TLS client is no SMTP client that
+ * got confused: end at once, before it can be read as commands (as Postfix
+ * does against cross-protocol attacks). */
+static int other_protocol(const char *verb)
+{
+	static const char *const http[] = {"GET", "POST", "HEAD", "CONNECT", "PUT"};
+	unsigned char c = (unsigned char)verb[0];
+
+	if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')))
+		return 1;
+	for (size_t i = 0; i < sizeof http / sizeof http[0]; i++)
+		if (strcmp(verb, http[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static void dispatch(struct session *s, char *line, size_t len)
+{
+	const struct command *c;
+	char *arg;
+	size_t n;
+
+	s->commands++;
+	if (memchr(line, '\0', len) != NULL) {
+		refuse(s, R_UNKNOWN_COMMAND, NULL);
+		return;
+	}
+	/* Trailing blanks are no part of any argument. */
+	while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t'))
+		line[--len] = '\0';
+	n = strcspn(line, " ");
+	arg = line + n;
+	if (*arg == ' ')
+		*arg++ = '\0';
+	if (s->commands == 1 && !s->cfg->terminal && other_protocol(line)) {
+		close_with(s, R_NOT_SMTP);
+		return;
+	}
+	c = command_find(line);
+	if (c == NULL) {
+		refuse(s, R_UNKNOWN_COMMAND, NULL);
+		return;
+	}
+	if ((c->flags & CMD_JUNK) && s->cfg->junk_limit > 0 &&
+	    ++s->junk > s->cfg->junk_limit) {
+		close_with(s, R_TOO_MANY_JUNK);
+		return;
+	}
+	c->run(s, arg);
+}
+
+int session_init(struct session *s, const struct config *cfg,
+		 struct store *store, const struct io *io)
+{
+	memset(s, 0, offsetof(struct session, data));
+	s->cfg = cfg;
+	s->store = store;
+	s->state = S_START;
+	s->msg.fd = -1;
+	s->data.olen = 0;
+	s->data.error = -1;
+	reply_init(&s->out, io);
+	input_init(&s->in, io, &s->out);
+	s->rcpts = malloc((size_t)(cfg->max_recipients ? cfg->max_recipients : 1) *
+			  sizeof *s->rcpts);
+	return s->rcpts == NULL ? -1 : 0;
+}
+
+void session_free(struct session *s)
+{
+	store_abort(s->store, &s->msg);
+	free(s->rcpts);
+	s->rcpts = NULL;
+}
+
+static void log_disconnect(struct session *s)
+{
+	char peer[64];
+
+	log_line(&s->cfg->log, LOG_INFO,
+		 "disconnect from %s commands=%u accepted=%u refused=%u errors=%u",
+		 escaped(peer, sizeof peer, s->cfg->peer), s->commands,
+		 s->accepted, s->refused, s->errors);
+}
+
+int session_refuse(struct session *s, enum reply_id why)
+{
+	reply_send(&s->out, why, s->cfg->hostname);
+	reply_flush(&s->out);
+	session_end(s);
+	return 1;
+}
+
+int session_run(struct session *s)
+{
+	const struct io *io = s->in.io;
+	char peer[64];
+
+	log_line(&s->cfg->log, LOG_INFO, "connect from %s",
+		 escaped(peer, sizeof peer, s->cfg->peer));
+	if (s->cfg->greet_delay > 0 && io->pause != NULL && io->pending != NULL) {
+		/* Clients must wait for the greeting (RFC 5321 3.1); bots
+		 * that do not are told so and dropped. */
+		io->pause(io->ctx, s->cfg->greet_delay * 1000u);
+		if (io->pending(io->ctx)) {
+			reply_send(&s->out, R_EARLY_TALKER, NULL);
+			log_line(&s->cfg->log, LOG_NOTICE,
+				 "input before the greeting from %s", peer);
+			session_end(s);
+		}
+	}
+	if (s->state != S_DONE)
+		reply_send(&s->out, R_GREETING, s->cfg->hostname);
+	while (s->state != S_DONE) {
+		char *line;
+		size_t len;
+		int lf_only;
+		int r = input_line(&s->in, &line, &len, &lf_only);
+
+		if (r == IN_LINE) {
+			dispatch(s, line, len);
+		} else if (r == IN_TOO_LONG) {
+			s->commands++;
+			if (s->commands == 1 && !s->cfg->terminal)
+				close_with(s, R_NOT_SMTP);
+			else
+				refuse(s, R_LINE_TOO_LONG, NULL);
+		} else {
+			input_failed(s, r);
+		}
+	}
+	reply_flush(&s->out);
+	log_disconnect(s);
+	return s->exit_status;
+}

@@ -1,0 +1,414 @@
+/*
+ * smtpd.c: the edge of the program.  Options, where the conversation is
+ * (stdin/stdout, or fd 3 under systemd's LISTEN_FDS), who the peer is,
+ * signals, resource limits, where logging goes; then one session.  No
+ * protocol rule lives here.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "fdio.h"
+#include "listen.h"
+#include "session.h"
+#include "store.h"
+
+#define VERSION "1.0"
+
+/* The one piece of state a signal handler may touch. */
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static const char usage_text[] =
+"Usage: smtpd [OPTIONS]\n"
+"Speak one SMTP conversation on standard input and output (or on fd 3 under\n"
+"systemd socket activation) and spool each accepted message into a Maildir.\n"
+"\n"
+"  --spool DIR            Maildir to spool into (default: $STATE_DIRECTORY,\n"
+"                         else /var/spool/smtpd)\n"
+"  --hostname NAME        name in the greeting and Received: (default: the\n"
+"                         host name)\n"
+"  --domain DOMAIN        accept mail for DOMAIN; repeatable (default: the\n"
+"                         host name)\n"
+"  --max-size BYTES       largest message accepted (default 10485760)\n"
+"  --max-recipients N     recipients per message, 1-10000 (default 100)\n"
+"  --timeout SECONDS      wait for a command or message data (default 300)\n"
+"  --session-timeout SECONDS  limit for the whole session (default 1800)\n"
+"  --min-rate BYTES       slowest average DATA rate per second accepted\n"
+"                         after the first 30 seconds; 0 disables (default 64)\n"
+"  --greet-delay SECONDS  wait before the greeting; refuse clients that talk\n"
+"                         first (default 0)\n"
+"  --min-free BYTES       refuse MAIL while the spool has less free space\n"
+"                         (default 3 x --max-size)\n"
+"  --soft-errors N        refused commands before replies slow down (10)\n"
+"  --max-errors N         refused commands before 421 (20; 0 disables)\n"
+"  --error-delay MS       delay per refusal past --soft-errors (1000)\n"
+"  --max-junk N           NOOP, RSET, HELP, VRFY, EXPN between messages\n"
+"                         before 421 (100; 0 disables)\n"
+"  --help                 show this help and exit\n"
+"  --version              show the version and exit\n"
+"\n"
+"Exit status: 0 after QUIT or when the client goes; 1 when the spool (or\n"
+"another resource smtpd needs) is unusable; 2 for a bad option.\n";
+
+enum {
+	OPT_SPOOL = 256, OPT_HOSTNAME, OPT_DOMAIN, OPT_MAX_SIZE,
+	OPT_MAX_RCPTS, OPT_TIMEOUT, OPT_SESSION_TIMEOUT, OPT_MIN_RATE,
+	OPT_GREET_DELAY, OPT_MIN_FREE, OPT_SOFT_ERRORS, OPT_MAX_ERRORS,
+	OPT_ERROR_DELAY, OPT_MAX_JUNK, OPT_HELP, OPT_VERSION
+};
+
+static const struct option long_options[] = {
+	{"spool", required_argument, NULL, OPT_SPOOL},
+	{"hostname", required_argument, NULL, OPT_HOSTNAME},
+	{"domain", required_argument, NULL, OPT_DOMAIN},
+	{"max-size", required_argument, NULL, OPT_MAX_SIZE},
+	{"max-recipients", required_argument, NULL, OPT_MAX_RCPTS},
+	{"timeout", required_argument, NULL, OPT_TIMEOUT},
+	{"session-timeout", required_argument, NULL, OPT_SESSION_TIMEOUT},
+	{"min-rate", required_argument, NULL, OPT_MIN_RATE},
+	{"greet-delay", required_argument, NULL, OPT_GREET_DELAY},
+	{"min-free", required_argument, NULL, OPT_MIN_FREE},
+	{"soft-errors", required_argument, NULL, OPT_SOFT_ERRORS},
+	{"max-errors", required_argument, NULL, OPT_MAX_ERRORS},
+	{"error-delay", required_argument, NULL, OPT_ERROR_DELAY},
+	{"max-junk", required_argument, NULL, OPT_MAX_JUNK},
+	{"help", no_argument, NULL, OPT_HELP},
+	{"version", no_argument, NULL, OPT_VERSION},
+	{NULL, 0, NULL, 0}
+};
+
+struct options {
+	struct config cfg;
+	unsigned session_timeout;
+	unsigned min_rate;
+	int min_free_set;
+	char hostname[256];
+};
+
+static void usage_error(const char *fmt, const char *a, const char *b)
+{
+	fputs("smtpd: ", stderr);
+	fprintf(stderr, fmt, a, b);
+	fputs(" (see smtpd --help)\n", stderr);
+	exit(2);
+}
+
+static unsigned long long number(const char *name, const char *s,
+				 unsigned long long min, unsigned long long max)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end != '\0' || errno == ERANGE ||
+	    v < min || v > max) {
+		char range[64];
+		snprintf(range, sizeof range, "%llu to %llu", min, max);
+		fprintf(stderr, "smtpd: --%s: '%s' is not a number from %s (see smtpd --help)\n",
+			name, s, range);
+		exit(2);
+	}
+	return v;
+}
+
+/* A name we put in replies and headers: printable ASCII, no spaces. */
+static int name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 255)
+		return 0;
+	for (; *s; s++)
+		if (*s <= ' ' || *s > '~')
+			return 0;
+	return 1;
+}
+
+static void parse_options(int argc, char **argv, struct options *o)
+{
+	struct config *c = &o->cfg;
+	int opt;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_SPOOL:
+			if (*optarg == '\0')
+				usage_error("--spool: %s%s", "empty directory name", "");
+			c->spool = optarg;
+			break;
+		case OPT_HOSTNAME:
+			if (!name_ok(optarg))
+				usage_error("--hostname: '%s'%s is not a host name", optarg, "");
+			c->hostname = optarg;
+			break;
+		case OPT_DOMAIN:
+			if (!address_valid_domain(optarg, strlen(optarg)))
+				usage_error("--domain: '%s'%s is not a domain", optarg, "");
+			if (c->ndomains == CONFIG_MAX_DOMAINS)
+				usage_error("--domain: more than %s%s domains", "64", "");
+			c->domains[c->ndomains++] = optarg;
+			break;
+		case OPT_MAX_SIZE:
+			c->max_size = number("max-size", optarg, 1, 1ULL << 40);
+			break;
+		case OPT_MAX_RCPTS:
+			c->max_recipients = (unsigned)number("max-recipients", optarg, 1, 10000);
+			break;
+		case OPT_TIMEOUT:
+			c->timeout = (unsigned)number("timeout", optarg, 1, 86400);
+			break;
+		case OPT_SESSION_TIMEOUT:
+			o->session_timeout = (unsigned)number("session-timeout", optarg, 1, 604800);
+			break;
+		case OPT_MIN_RATE:
+			o->min_rate = (unsigned)number("min-rate", optarg, 0, 1U << 30);
+			break;
+		case OPT_GREET_DELAY:
+			c->greet_delay = (unsigned)number("greet-delay", optarg, 0, 300);
+			break;
+		case OPT_MIN_FREE:
+			c->min_free = number("min-free", optarg, 0, 1ULL << 50);
+			o->min_free_set = 1;
+			break;
+		case OPT_SOFT_ERRORS:
+			c->soft_errors = (unsigned)number("soft-errors", optarg, 0, 100000);
+			break;
+		case OPT_MAX_ERRORS:
+			c->hard_errors = (unsigned)number("max-errors", optarg, 0, 100000);
+			break;
+		case OPT_ERROR_DELAY:
+			c->error_delay_ms = (unsigned)number("error-delay", optarg, 0, 60000);
+			break;
+		case OPT_MAX_JUNK:
+			c->junk_limit = (unsigned)number("max-junk", optarg, 0, 100000);
+			break;
+		case OPT_HELP:
+			fputs(usage_text, stdout);
+			exit(0);
+		case OPT_VERSION:
+			puts("smtpd " VERSION);
+			exit(0);
+		case ':':
+			usage_error("%s: needs a value%s", argv[optind - 1], "");
+			break;
+		default:
+			usage_error("unknown option '%s'%s", argv[optind - 1], "");
+		}
+	}
+	if (optind < argc)
+		usage_error("unexpected argument '%s'%s", argv[optind], "");
+}
+
+static void defaults(struct options *o)
+{
+	struct config *c = &o->cfg;
+
+	memset(o, 0, sizeof *o);
+	c->max_size = 10485760;
+	c->max_recipients = 100;
+	c->timeout = 300;
+	c->soft_errors = 10;
+	c->hard_errors = 20;
+	c->error_delay_ms = 1000;
+	c->junk_limit = 100;
+	o->session_timeout = 1800;
+	o->min_rate = 64;
+}
+
+static void finish_config(struct options *o)
+{
+	struct config *c = &o->cfg;
+
+	if (c->hostname == NULL) {
+		if (gethostname(o->hostname, sizeof o->hostname - 1) < 0 ||
+		    !name_ok(o->hostname))
+			snprintf(o->hostname, sizeof o->hostname, "localhost");
+		c->hostname = o->hostname;
+	}
+	if (c->ndomains == 0)
+		c->domains[c->ndomains++] = c->hostname;
+	if (c->spool == NULL) {
+		/* systemd's StateDirectory= may list several; take the first. */
+		const char *sd = getenv("STATE_DIRECTORY");
+		if (sd != NULL && *sd != '\0' && strchr(sd, ':') == NULL)
+			c->spool = sd;
+		else
+			c->spool = "/var/spool/smtpd";
+	}
+	if (!o->min_free_set)
+		c->min_free = c->max_size > (1ULL << 48) ? c->max_size : 3 * c->max_size;
+}
+
+/* "[192.0.2.1]" or "[IPv6:2001:db8::1]"; v4-mapped addresses as IPv4. */
+static int format_peer(char *buf, size_t size, int family, const void *addr)
+{
+	char text[INET6_ADDRSTRLEN];
+
+	if (family == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)addr)) {
+		family = AF_INET;
+		addr = (const unsigned char *)addr + 12;
+	}
+	if (inet_ntop(family, addr, text, sizeof text) == NULL)
+		return 0;
+	snprintf(buf, size, family == AF_INET ? "[%s]" : "[IPv6:%s]", text);
+	return 1;
+}
+
+/*
+ * Who is on the other end: the connection's own socket first, since it
+ * cannot be stale; then what the supervisor put in the environment
+ * (systemd's REMOTE_ADDR, tcpserver's and inetutils-inetd's TCPREMOTEIP,
+ * xinetd's REMOTE_HOST), checked to be an address; else "local".
+ */
+static void peer_address(int fd, char *buf, size_t size)
+{
+	static const char *const vars[] = {"REMOTE_ADDR", "TCPREMOTEIP", "REMOTE_HOST"};
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	unsigned char bin[16];
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0) {
+		if (ss.ss_family == AF_INET &&
+		    format_peer(buf, size, AF_INET, &((struct sockaddr_in *)&ss)->sin_addr))
+			return;
+		if (ss.ss_family == AF_INET6 &&
+		    format_peer(buf, size, AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr))
+			return;
+	}
+	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+		const char *v = getenv(vars[i]);
+		if (v == NULL)
+			continue;
+		if (inet_pton(AF_INET, v, bin) == 1 &&
+		    format_peer(buf, size, AF_INET, bin))
+			return;
+		if (inet_pton(AF_INET6, v, bin) == 1 &&
+		    format_peer(buf, size, AF_INET6, bin))
+			return;
+	}
+	snprintf(buf, size, "local");
+}
+
+static void setup_signals(struct fdio *f)
+{
+	struct sigaction sa;
+	sigset_t block;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);	/* a dead client is EPIPE, not death */
+	sigaction(SIGXFSZ, &sa, NULL);	/* the file limit is EFBIG, a 452 */
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, &f->waitmask);
+	sigdelset(&f->waitmask, SIGTERM);
+	sigdelset(&f->waitmask, SIGHUP);
+	sigdelset(&f->waitmask, SIGINT);
+	f->stop = &stop_requested;
+}
+
+/*
+ * No input can make smtpd grow: its buffers are fixed, so these limits are
+ * a second wall, not the first.  The file limit stops a runaway message file
+ * beyond the largest message plus its envelope.
+ */
+static void set_limits(const struct config *c)
+{
+	struct rlimit rl;
+	rlim_t fsize = (rlim_t)c->max_size + (rlim_t)c->max_recipients * 400 + 65536;
+
+	if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && (rl.rlim_max == RLIM_INFINITY ||
+						  rl.rlim_max > fsize)) {
+		rl.rlim_cur = fsize;
+		if (setrlimit(RLIMIT_FSIZE, &rl) < 0)
+			log_line(&c->log, LOG_WARNING, "setrlimit(RLIMIT_FSIZE): %s", strerror(errno));
+	}
+#if !defined(__SANITIZE_ADDRESS__) && !defined(SMTPD_NO_AS_LIMIT)
+	/* Sanitizers reserve terabytes of shadow memory; they get no cap. */
+	rlim_t as = (rlim_t)256 << 20;
+	as += (rlim_t)c->max_recipients * (ADDRESS_MAX + 1);
+	if (getrlimit(RLIMIT_AS, &rl) == 0 && (rl.rlim_max == RLIM_INFINITY ||
+					       rl.rlim_max > as)) {
+		rl.rlim_cur = as;
+		if (setrlimit(RLIMIT_AS, &rl) < 0)
+			log_line(&c->log, LOG_WARNING, "setrlimit(RLIMIT_AS): %s", strerror(errno));
+	}
+#endif
+}
+
+int main(int argc, char **argv)
+{
+	static struct session s;	/* 130 KiB of buffers: not on the stack */
+	struct options o;
+	struct config *c = &o.cfg;
+	struct fdio f;
+	struct io io;
+	struct store st;
+	char peer[80];
+	int status;
+
+	defaults(&o);
+	parse_options(argc, argv, &o);
+	finish_config(&o);
+
+	memset(&f, 0, sizeof f);
+	listen_conversation(&f.in, &f.out);
+	c->terminal = isatty(f.in);
+	log_setup(&c->log, f.in);
+	peer_address(f.in, peer, sizeof peer);
+	c->peer = peer;
+
+	struct stat sb;
+	f.out_is_socket = fstat(f.out, &sb) == 0 && S_ISSOCK(sb.st_mode);
+	f.timeout_ms = c->timeout * 1000u;
+	f.has_deadline = 1;
+	f.deadline = fdio_after(o.session_timeout);
+	f.min_rate = o.min_rate;
+	f.rate_grace_ms = 30000;
+	setup_signals(&f);
+	fdio_bind(&f, &io);
+	set_limits(c);
+
+	if (session_init(&s, c, &st, &io) < 0) {
+		log_line(&c->log, LOG_ERR, "out of memory");
+		return 1;
+	}
+	if (store_init(&st, c->spool, c->hostname) < 0) {
+		log_line(&c->log, LOG_ERR, "spool %s unusable: %s", c->spool,
+			 strerror(errno));
+		session_refuse(&s, R_SPOOL_UNUSABLE);
+		session_free(&s);
+		return 1;
+	}
+	status = session_run(&s);
+	session_free(&s);
+	store_close(&st);
+	return status;
+}
