@@ -26,9 +26,16 @@ LDHARDEN = -Wl,-z,relro,-z,now,-z,noexecstack
 ifeq ($(SYSTEMD),yes)
 SD_CFLAGS := -DHAVE_LIBSYSTEMD $(shell pkg-config --cflags libsystemd 2>/dev/null)
 endif
-ALL_CFLAGS = $(WARN) -D_GNU_SOURCE $(SD_CFLAGS) $(HARDEN) $(CFLAGS)
+ALL_CFLAGS = $(WARN) -D_GNU_SOURCE $(SD_CFLAGS) $(CDB_CFLAGS) $(HARDEN) $(CFLAGS)
 
 LIB = session reply store input address log fdio listen
+# The users table (issue 3) links tinycdb statically: one more shared
+# library would cost every connection its loading.
+ifneq ($(wildcard users.c),)
+LIB += users
+CDB_CFLAGS := $(shell pkg-config --cflags libcdb 2>/dev/null)
+CDB_LIBS := -l:libcdb.a
+endif
 LIBOBJ = $(LIB:%=$(B)%.o)
 HEADERS = $(wildcard *.h)
 
@@ -39,7 +46,7 @@ $(B)%.o: %.c $(HEADERS)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(B)smtpd: $(B)smtpd.o $(LIBOBJ)
-	$(CC) $(CFLAGS) $(LDHARDEN) $(LDFLAGS) -o $@ $^
+	$(CC) $(CFLAGS) $(LDHARDEN) $(LDFLAGS) -o $@ $^ $(CDB_LIBS)
 
 # Unit tests link the shipped objects unchanged (chrony's way).
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
@@ -47,7 +54,7 @@ CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 TESTSRC = $(wildcard tests/check_*.c)
 $(B)tests/check_smtpd: $(TESTSRC) tests/testio.h $(LIBOBJ) $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -I. $(CHECK_CFLAGS) -o $@ $(TESTSRC) $(LIBOBJ) $(LDFLAGS) $(CHECK_LIBS)
+	$(CC) $(ALL_CFLAGS) -I. $(CHECK_CFLAGS) -o $@ $(TESTSRC) $(LIBOBJ) $(LDFLAGS) $(CDB_LIBS) $(CHECK_LIBS)
 
 deps:
 	@tests/deps.sh
@@ -63,13 +70,13 @@ asan:
 	$(MAKE) B=build/asan/ CFLAGS="-O1 -g $(SANITIZE)" LDFLAGS="$(SANITIZE)" \
 		build/asan/smtpd build/asan/tests/check_smtpd
 
-units: all
-	@tests/deps.sh
-
 bench: all
 	@bench/run.sh
+
+fuzz:
+	@tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 clean:
 	rm -rf *.o smtpd tests/check_smtpd build spool
 
-.PHONY: all deps run check asan bench clean install uninstall
+.PHONY: all deps run check asan bench fuzz clean install uninstall
