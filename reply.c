@@ -5,7 +5,6 @@
  * Replies are written when the session is about to wait for input, so a
  * pipelined group of commands gets its replies in one write (RFC 2920 3.2).
  */
-#include <stdio.h>
 #include <string.h>
 
 #include "reply.h"
@@ -80,47 +79,67 @@ int reply_flush(struct reply *r)
 	return r->broken ? -1 : 0;
 }
 
+/* Append at most max bytes of src to line at *n (bounded by size). */
+static void append(char *line, size_t size, size_t *n, const char *src,
+		   size_t max)
+{
+	size_t len = 0;
+
+	while (len < max && src[len] != '\0')
+		len++;
+	if (len > size - *n)
+		len = size - *n;
+	memcpy(line + *n, src, len);
+	*n += len;
+}
+
 void reply_line(struct reply *r, int code, const char *esc, int more,
 		const char *text)
 {
 	/* A reply line is at most 512 octets with CRLF (RFC 5321 4.5.3.1.5);
-	 * our texts are far shorter, and argument text is cut to fit. */
+	 * our texts are far shorter, and argument text is cut to fit.  Built
+	 * by hand rather than by snprintf: this runs for every reply, and
+	 * every connection pays for the formatter otherwise. */
 	char line[512];
-	int n;
+	size_t n = 4;
 
-	if (r->enhanced && esc != NULL)
-		n = snprintf(line, sizeof line, "%d%c%s %.480s", code,
-			     more ? '-' : ' ', esc, text);
-	else
-		n = snprintf(line, sizeof line, "%d%c%.490s", code,
-			     more ? '-' : ' ', text);
-	if (n < 0)
-		return;
-	if ((size_t)n > sizeof line - 3)
-		n = (int)sizeof line - 3;
+	line[0] = (char)('0' + code / 100 % 10);
+	line[1] = (char)('0' + code / 10 % 10);
+	line[2] = (char)('0' + code % 10);
+	line[3] = more ? '-' : ' ';
+	if (r->enhanced && esc != NULL) {
+		append(line, sizeof line - 2, &n, esc, 16);
+		append(line, sizeof line - 2, &n, " ", 1);
+	}
+	append(line, sizeof line - 2, &n, text, sizeof line);
 	line[n++] = '\r';
 	line[n++] = '\n';
-	if (r->len + (size_t)n > sizeof r->buf)
+	if (r->len + n > sizeof r->buf)
 		reply_flush(r);
-	memcpy(r->buf + r->len, line, (size_t)n);
-	r->len += (size_t)n;
+	memcpy(r->buf + r->len, line, n);
+	r->len += n;
 }
 
 void reply_send(struct reply *r, enum reply_id id, const char *arg)
 {
 	const struct reply_entry *e = &table[id];
+	const char *pct = e->text;
 	char text[500];
-	const char *pct = strstr(e->text, "%s");
+	size_t n = 0;
 
-	if (pct != NULL) {
-		/* Splice arg in by hand: the table's texts are constants, and
-		 * arg is never used as a format. */
-		snprintf(text, sizeof text, "%.*s%s%s", (int)(pct - e->text),
-			 e->text, arg ? arg : "", pct + 2);
-		reply_line(r, e->code, e->esc, 0, text);
-	} else {
+	while (*pct != '\0' && (pct[0] != '%' || pct[1] != 's'))
+		pct++;
+	if (*pct == '\0') {
 		reply_line(r, e->code, e->esc, 0, e->text);
+		return;
 	}
+	/* Splice arg in by hand: the table's texts are constants, and arg is
+	 * never used as a format. */
+	append(text, sizeof text - 1, &n, e->text, (size_t)(pct - e->text));
+	append(text, sizeof text - 1, &n, arg ? arg : "", sizeof text);
+	append(text, sizeof text - 1, &n, pct + 2, sizeof text);
+	text[n] = '\0';
+	reply_line(r, e->code, e->esc, 0, text);
 }
 
 enum reply_id reply_for_store(enum store_err err)

@@ -8,6 +8,7 @@
  * through struct reply; the spool is reached through store.c.
  */
 #include <ctype.h>
+#include <stddef.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -294,13 +295,20 @@ static int envelope_has(const struct session *s, const char *mailbox)
 	return 0;
 }
 
-/* Add one address to the envelope; a repeat is spooled once. */
+/* Add one address to the envelope; a repeat is spooled once.  The list is
+ * allocated at the first recipient, at its full bound, so a session that
+ * sends no mail never pays for it. */
 static int envelope_add(struct session *s, const char *mailbox)
 {
 	if (envelope_has(s, mailbox))
 		return 1;
 	if (s->nrcpts >= s->cfg->max_recipients)
 		return 0;
+	if (s->rcpts == NULL) {
+		s->rcpts = malloc((size_t)s->cfg->max_recipients * sizeof *s->rcpts);
+		if (s->rcpts == NULL)
+			return -1;
+	}
 	snprintf(s->rcpts[s->nrcpts++], sizeof s->rcpts[0], "%s", mailbox);
 	return 1;
 }
@@ -348,7 +356,10 @@ static void cmd_rcpt(struct session *s, char *arg)
 		refuse(s, R_TOO_MANY_RCPTS, NULL);
 		return;
 	}
-	envelope_add(s, a.mailbox);
+	if (envelope_add(s, a.mailbox) < 0) {
+		refuse(s, R_STORE_IO, NULL);
+		return;
+	}
 	reply_send(&s->out, R_RCPT_OK, NULL);
 }
 
@@ -858,7 +869,8 @@ static void dispatch(struct session *s, char *line, size_t len)
 	/* Trailing blanks are no part of any argument. */
 	while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t'))
 		line[--len] = '\0';
-	n = strcspn(line, " ");
+	for (n = 0; line[n] != ' ' && line[n] != '\0'; n++)
+		;
 	arg = line + n;
 	if (*arg == ' ')
 		*arg++ = '\0';
@@ -882,7 +894,7 @@ static void dispatch(struct session *s, char *line, size_t len)
 int session_init(struct session *s, const struct config *cfg,
 		 struct store *store, const struct io *io)
 {
-	memset(s, 0, offsetof(struct session, data));
+	memset(s, 0, offsetof(struct session, out));
 	s->cfg = cfg;
 	s->store = store;
 	s->state = S_START;
@@ -891,9 +903,7 @@ int session_init(struct session *s, const struct config *cfg,
 	s->data.error = -1;
 	reply_init(&s->out, io);
 	input_init(&s->in, io, &s->out);
-	s->rcpts = malloc((size_t)(cfg->max_recipients ? cfg->max_recipients : 1) *
-			  sizeof *s->rcpts);
-	return s->rcpts == NULL ? -1 : 0;
+	return 0;
 }
 
 void session_free(struct session *s)

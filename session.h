@@ -46,8 +46,6 @@ struct data {
 struct session {
 	const struct config *cfg;
 	struct store *store;
-	struct reply out;
-	struct input in;
 	enum session_state state;
 	int esmtp;			/* the client said EHLO (not HELO) */
 	char helo[256];
@@ -59,11 +57,15 @@ struct session {
 	unsigned rcpt_refused;
 	unsigned long long declared_size;
 	struct store_msg msg;
-	struct data data;
 
 	/* Counters for the error budget and the disconnect log line. */
 	unsigned commands, errors, junk, accepted, refused;
 	int exit_status;
+
+	/* The buffers, last: session_init need not clear them. */
+	struct reply out;
+	struct input in;
+	struct data data;
 };
 
 /* Set up a session; returns 0, or -1 if memory is short. */

@@ -341,25 +341,19 @@ static void setup_signals(struct fdio *f)
  */
 static void set_limits(const struct config *c)
 {
-	struct rlimit rl;
+	/* prlimit() sets soft and hard limit at once: we lower both, and if
+	 * the hard limit is already lower than ours it stands (EPERM). */
 	rlim_t fsize = (rlim_t)c->max_size + (rlim_t)c->max_recipients * 400 + 65536;
+	struct rlimit rl = {fsize, fsize};
 
-	if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && (rl.rlim_max == RLIM_INFINITY ||
-						  rl.rlim_max > fsize)) {
-		rl.rlim_cur = fsize;
-		if (setrlimit(RLIMIT_FSIZE, &rl) < 0)
-			log_line(&c->log, LOG_WARNING, "setrlimit(RLIMIT_FSIZE): %s", strerror(errno));
-	}
+	if (prlimit(0, RLIMIT_FSIZE, &rl, NULL) < 0 && errno != EPERM)
+		log_line(&c->log, LOG_WARNING, "setrlimit(RLIMIT_FSIZE): %s", strerror(errno));
 #if !defined(__SANITIZE_ADDRESS__) && !defined(SMTPD_NO_AS_LIMIT)
 	/* Sanitizers reserve terabytes of shadow memory; they get no cap. */
-	rlim_t as = (rlim_t)256 << 20;
-	as += (rlim_t)c->max_recipients * (ADDRESS_MAX + 1);
-	if (getrlimit(RLIMIT_AS, &rl) == 0 && (rl.rlim_max == RLIM_INFINITY ||
-					       rl.rlim_max > as)) {
-		rl.rlim_cur = as;
-		if (setrlimit(RLIMIT_AS, &rl) < 0)
-			log_line(&c->log, LOG_WARNING, "setrlimit(RLIMIT_AS): %s", strerror(errno));
-	}
+	rlim_t as = ((rlim_t)256 << 20) + (rlim_t)c->max_recipients * (ADDRESS_MAX + 1);
+	rl.rlim_cur = rl.rlim_max = as;
+	if (prlimit(0, RLIMIT_AS, &rl, NULL) < 0 && errno != EPERM)
+		log_line(&c->log, LOG_WARNING, "setrlimit(RLIMIT_AS): %s", strerror(errno));
 #endif
 }
 

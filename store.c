@@ -30,14 +30,17 @@ enum store_err store_err_from_errno(int e)
 	}
 }
 
+/* Open a directory, creating it (mode 0700) only when it is missing: the
+ * usual case, an existing spool, then costs one system call. */
 static int open_dir(int at, const char *name)
 {
-	int fd;
+	int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
+	if (fd >= 0 || errno != ENOENT)
+		return fd;
 	if (mkdirat(at, name, 0700) < 0 && errno != EEXIST)
 		return -1;
-	fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	return fd;
+	return openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
 /* The Maildir specification forbids '/' in the host part and reserves ':'
@@ -78,7 +81,8 @@ int store_init(struct store *st, const char *dir, const char *hostname)
 	if (st->new_fd < 0)
 		goto fail;
 	/* cur/ is never written by us, but a Maildir reader wants it. */
-	if (mkdirat(st->root_fd, "cur", 0700) < 0 && errno != EEXIST)
+	if (faccessat(st->root_fd, "cur", F_OK, 0) < 0 &&
+	    (errno != ENOENT || (mkdirat(st->root_fd, "cur", 0700) < 0 && errno != EEXIST)))
 		goto fail;
 	/* Can we create files at all?  Better to find out before 220. */
 	if (faccessat(st->tmp_fd, ".", W_OK | X_OK, AT_EACCESS) < 0 ||
