@@ -18,6 +18,8 @@ enum reply_id {
 	R_DONE,			/* 250 2.0.0 OK */
 	R_MAIL_OK,		/* 250 2.1.0 */
 	R_RCPT_OK,		/* 250 2.1.5 */
+	R_WILL_FORWARD,		/* 251 2.1.5 */
+	R_VRFY_USER,		/* 250 2.1.5 %s */
 	R_QUEUED,		/* 250 2.0.0 OK: queued as %s */
 	R_VRFY_CANNOT,		/* 252 */
 	R_DATA_GO,		/* 354 */
@@ -49,6 +51,9 @@ enum reply_id {
 	R_NEED_RCPT,		/* 503 5.5.1 */
 	R_HELP_UNKNOWN,		/* 504 5.5.1 */
 	R_NO_SUCH_USER,		/* 550 5.1.1 */
+	R_NO_MATCH,		/* 550 5.1.1 VRFY/EXPN found nothing */
+	R_NOT_A_GROUP,		/* 550 5.1.1 EXPN on a non-group */
+	R_USER_MOVED,		/* 551 5.1.6 */
 	R_RELAY_DENIED,		/* 550 5.7.1 */
 	R_TOO_BIG,		/* 552 5.3.4 */
 	R_NO_VALID_RCPTS,	/* 554 5.5.1 */

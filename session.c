@@ -77,8 +77,8 @@ static void refuse(struct session *s, enum reply_id id, const char *arg)
 	const struct config *c = s->cfg;
 
 	s->errors++;
-	if (c->hard_errors > 0 && s->errors > c->soft_errors &&
-	    c->error_delay_ms > 0 && s->in.io->pause != NULL) {
+	if (s->errors > c->soft_errors && c->error_delay_ms > 0 &&
+	    s->in.io->pause != NULL) {
 		reply_flush(&s->out);
 		s->in.io->pause(s->in.io->ctx, c->error_delay_ms);
 	}
@@ -957,7 +957,11 @@ int session_run(struct session *s)
 		int lf_only;
 		int r = input_line(&s->in, &line, &len, &lf_only);
 
-		if (r == IN_LINE) {
+		if (s->out.broken) {
+			/* Nobody reads our replies any more: stop acting on
+			 * commands nobody will see answered. */
+			session_end(s);
+		} else if (r == IN_LINE) {
 			dispatch(s, line, len);
 		} else if (r == IN_TOO_LONG) {
 			s->commands++;
