@@ -29,17 +29,35 @@ struct testio {
 	size_t outlen, outcap;
 	unsigned paused_ms;
 	int data_phases;
+	/* Called at the start of every read (may be NULL): lets a test act
+	 * at a chosen point of the conversation, e.g. break the spool. */
+	void (*before_read)(struct testio *t, void *arg);
+	void *hook_arg;
+	unsigned reads;		/* read calls so far */
+	unsigned writes;	/* write calls so far */
 };
+
+/* chunk value: serve one line (up to and including its LF) per read, as a
+ * client that waits for each reply does. */
+#define TESTIO_LINES ((size_t)-1)
 
 static inline ssize_t testio_read(void *ctx, void *buf, size_t n)
 {
 	struct testio *t = ctx;
 	size_t left = t->inlen - t->pos;
 
+	t->reads++;
+	if (t->before_read != NULL)
+		t->before_read(t, t->hook_arg);
 	if (left == 0)
 		return t->end_status;
-	if (t->chunk && n > t->chunk)
+	if (t->chunk == TESTIO_LINES) {
+		const char *lf = memchr(t->in + t->pos, '\n', left);
+		if (lf != NULL && (size_t)(lf - (t->in + t->pos)) + 1 < n)
+			n = (size_t)(lf - (t->in + t->pos)) + 1;
+	} else if (t->chunk && n > t->chunk) {
 		n = t->chunk;
+	}
 	if (n > left)
 		n = left;
 	memcpy(buf, t->in + t->pos, n);
@@ -51,6 +69,7 @@ static inline int testio_write(void *ctx, const void *buf, size_t n)
 {
 	struct testio *t = ctx;
 
+	t->writes++;
 	if (t->outlen + n + 1 > t->outcap) {
 		t->outcap = (t->outlen + n + 1) * 2;
 		t->out = realloc(t->out, t->outcap);
@@ -127,6 +146,8 @@ struct test_run {
 	struct store store;
 	int status;
 	const char *replies;	/* everything smtpd wrote */
+	void *owned[32];	/* freed by test_cleanup (test_keep) */
+	unsigned nowned;
 };
 
 static inline void test_spool(struct test_run *r)
@@ -163,6 +184,13 @@ static inline void test_session(struct test_run *r, const char *input, size_t le
 }
 
 #define TEST_SESSION(r, str) test_session((r), (str), sizeof(str) - 1, 0)
+
+/* The same for a NUL-terminated input. */
+static inline void test_session_str(struct test_run *r, const char *input,
+				    size_t chunk)
+{
+	test_session(r, input, strlen(input), chunk);
+}
 
 /* Number of files in spool/sub. */
 static inline int test_count(const struct test_run *r, const char *sub)
@@ -229,10 +257,127 @@ static inline const char *test_body(const char *file)
 	return p ? p + 1 : NULL;
 }
 
+/* Hand p to r: test_cleanup frees it.  Returns p. */
+static inline void *test_keep(struct test_run *r, void *p)
+{
+	if (p == NULL)
+		return NULL;
+	if (r->nowned == sizeof r->owned / sizeof r->owned[0])
+		abort();
+	r->owned[r->nowned++] = p;
+	return p;
+}
+
+/* A whole file, malloc'ed and NUL terminated; NULL if it cannot be read. */
+static inline char *test_read_file(const char *path, size_t *lenp)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t len = 0, cap = 0, n;
+
+	if (f == NULL)
+		return NULL;
+	do {
+		if (cap - len < 65536) {
+			cap = cap * 2 + 65536;
+			buf = realloc(buf, cap + 1);
+			if (buf == NULL)
+				abort();
+		}
+		n = fread(buf + len, 1, cap - len, f);
+		len += n;
+	} while (n > 0);
+	fclose(f);
+	buf[len] = '\0';
+	if (lenp)
+		*lenp = len;
+	return buf;
+}
+
+/* The queue id of the n-th (from 0) "queued as" reply, or NULL. */
+static inline const char *test_queue_id(struct test_run *r, unsigned n)
+{
+	const char *p = r->replies ? r->replies : "";
+
+	for (;;) {
+		p = strstr(p, "queued as ");
+		if (p == NULL)
+			return NULL;
+		p += strlen("queued as ");
+		if (n-- == 0)
+			break;
+	}
+	size_t len = strcspn(p, "\r\n");
+	char *id = malloc(len + 1);
+	if (id == NULL)
+		abort();
+	memcpy(id, p, len);
+	id[len] = '\0';
+	return test_keep(r, id);
+}
+
+/* The file of the n-th (from 0) queued message, in new/ under its Maildir
+ * name (queue id, ".", hostname); kept by r.  NULL if it is not there. */
+static inline const char *test_queued(struct test_run *r, unsigned n, size_t *lenp)
+{
+	const char *id = test_queue_id(r, n);
+	char path[512];
+
+	if (id == NULL)
+		return NULL;
+	snprintf(path, sizeof path, "%s/new/%s.%s", r->spool, id, r->cfg.hostname);
+	return test_keep(r, test_read_file(path, lenp));
+}
+
+/* A copy of s with every queue id ("SECONDS.MUSECSPpidQn") replaced by
+ * "ID", so whole transcripts and files compare exactly; kept by r. */
+static inline const char *test_norm(struct test_run *r, const char *s)
+{
+	size_t len = strlen(s), o = 0;
+	char *out = malloc(len + 1);
+
+	if (out == NULL)
+		abort();
+	for (size_t i = 0; i < len;) {
+		size_t j = i, k;
+		while (j < len && s[j] >= '0' && s[j] <= '9')
+			j++;
+		k = j;
+		if (j > i && (i == 0 || s[i - 1] < '0' || s[i - 1] > '9') &&
+		    s[k] == '.' && s[k + 1] == 'M') {
+			k += 2;
+			size_t d = k;
+			while (s[k] >= '0' && s[k] <= '9')
+				k++;
+			if (k - d == 6 && s[k] == 'P') {
+				d = ++k;
+				while (s[k] >= '0' && s[k] <= '9')
+					k++;
+				if (k > d && s[k] == 'Q') {
+					d = ++k;
+					while (s[k] >= '0' && s[k] <= '9')
+						k++;
+					if (k > d) {
+						memcpy(out + o, "ID", 2);
+						o += 2;
+						i = k;
+						continue;
+					}
+				}
+			}
+		}
+		out[o++] = s[i++];
+	}
+	out[o] = '\0';
+	return test_keep(r, out);
+}
+
 static inline void test_cleanup(struct test_run *r)
 {
 	char cmd[128];
 
+	while (r->nowned > 0)
+		free(r->owned[--r->nowned]);
 	free(r->tio.out);
 	r->tio.out = NULL;
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", r->spool);
