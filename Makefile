@@ -83,3 +83,33 @@ clean:
 	rm -rf *.o smtpd tests/check_smtpd build spool
 
 .PHONY: all deps run check asan bench fuzz clean install uninstall
+
+# What a package ships.  The units, the xinetd entry, the inetd lines and
+# the tcpserver script name /usr/sbin/smtpd; they are installed naming
+# $(SBINDIR)/smtpd instead.  After installing on a live system (no DESTDIR):
+#   systemd-sysusers smtpd.conf && systemd-tmpfiles --create smtpd.conf
+#   systemctl daemon-reload && systemctl enable --now smtpd.socket
+SBINPATH = sed 's|/usr/sbin/smtpd|$(SBINDIR)/smtpd|g'
+install: $(B)smtpd
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(EXAMPLEDIR)
+	install -m 755 $(B)smtpd $(DESTDIR)$(SBINDIR)/smtpd
+	install -m 644 smtpd.8 $(DESTDIR)$(MANDIR)/man8/smtpd.8
+	$(SBINPATH) units/smtpd@.service > $(DESTDIR)$(UNITDIR)/smtpd@.service
+	install -m 644 units/smtpd.socket $(DESTDIR)$(UNITDIR)/smtpd.socket
+	install -m 644 units/smtpd.sysusers $(DESTDIR)$(SYSUSERSDIR)/smtpd.conf
+	install -m 644 units/smtpd.tmpfiles $(DESTDIR)$(TMPFILESDIR)/smtpd.conf
+	$(SBINPATH) units/smtpd.xinetd > $(DESTDIR)$(EXAMPLEDIR)/smtpd.xinetd
+	$(SBINPATH) units/inetd.conf > $(DESTDIR)$(EXAMPLEDIR)/inetd.conf
+	$(SBINPATH) units/tcpserver.run > $(DESTDIR)$(EXAMPLEDIR)/tcpserver.run
+	chmod 644 $(DESTDIR)$(UNITDIR)/smtpd@.service $(DESTDIR)$(EXAMPLEDIR)/smtpd.xinetd \
+		$(DESTDIR)$(EXAMPLEDIR)/inetd.conf
+	chmod 755 $(DESTDIR)$(EXAMPLEDIR)/tcpserver.run
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/smtpd $(DESTDIR)$(MANDIR)/man8/smtpd.8 \
+		$(DESTDIR)$(UNITDIR)/smtpd@.service $(DESTDIR)$(UNITDIR)/smtpd.socket \
+		$(DESTDIR)$(SYSUSERSDIR)/smtpd.conf $(DESTDIR)$(TMPFILESDIR)/smtpd.conf \
+		$(DESTDIR)$(EXAMPLEDIR)/smtpd.xinetd $(DESTDIR)$(EXAMPLEDIR)/inetd.conf \
+		$(DESTDIR)$(EXAMPLEDIR)/tcpserver.run
+	-rmdir $(DESTDIR)$(EXAMPLEDIR) 2>/dev/null
