@@ -5,13 +5,16 @@ smtpd runs with one end of a real socket pair on its stdin and stdout, as
 inetd would give it a TCP connection; the test holds the other end.  Every
 read has a deadline, so a hung smtpd fails a test instead of hanging it.
 """
+import fcntl
 import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import time
 
 SMTPD = os.environ.get("SMTPD") or os.path.join(
@@ -121,11 +124,28 @@ class Smtpd:
             if bytewise:
                 for i in range(len(data)):
                     self.sock.sendall(data[i:i + 1])
+                    self.drain()
             else:
                 self.sock.sendall(data)
             return True
         except (BrokenPipeError, ConnectionResetError):
             return False
+
+    def unread(self):
+        """Bytes sent that smtpd has not read yet (AF_UNIX: SIOCOUTQ counts
+        what still waits in the peer's receive queue)."""
+        return struct.unpack("i", fcntl.ioctl(self.sock.fileno(), termios.TIOCOUTQ,
+                                              b"\0\0\0\0"))[0]
+
+    def drain(self, timeout=10):
+        """Wait until smtpd has read everything sent, so that each byte sent
+        alone is also read alone.  There is no event for this: poll."""
+        deadline = time.monotonic() + timeout
+        while self.unread() > 0:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                return False
+            os.sched_yield()
+        return True
 
     # -- receiving --
     def _fill(self, deadline):
