@@ -1,0 +1,185 @@
+/*
+ * spawn.c: run a program RUNS times, one after another, each with INPUT on
+ * a pipe as its standard input, and report the wall time from fork to the
+ * end of wait4 (so exec to exit, plus one fork) and the largest peak
+ * resident set size of the child (ru_maxrss from wait4).
+ *
+ * Usage: spawn [-n RUNS] [-i INPUT] [-o OUTPUT] [-e ERRORS] -- PROG [ARG...]
+ * Prints one line: "runs=N median_us=X min_us=Y maxrss_kib=Z failed=F".
+ * Exit status 0 when every run exited 0, else 1.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_RUNS 100000
+#define MAX_INPUT (1L << 30)
+
+static char *input;
+static size_t input_len;
+
+static void die(const char *what)
+{
+	fprintf(stderr, "spawn: %s: %s\n", what, strerror(errno));
+	exit(2);
+}
+
+static void load_input(const char *path)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t got = 0;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		die(path);
+	if (st.st_size > MAX_INPUT) {
+		fprintf(stderr, "spawn: %s: larger than 1 GiB\n", path);
+		exit(2);
+	}
+	input_len = (size_t)st.st_size;
+	input = malloc(input_len + 1);
+	if (input == NULL)
+		die("malloc");
+	while (got < input_len) {
+		ssize_t r = read(fd, input + got, input_len - got);
+		if (r <= 0)
+			die(path);
+		got += (size_t)r;
+	}
+	close(fd);
+}
+
+/* Write what the child will read; stop quietly if it has gone. */
+static void feed(int fd)
+{
+	size_t off = 0;
+
+	while (off < input_len) {
+		ssize_t w = write(fd, input + off, input_len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+}
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int cmp_ll(const void *a, const void *b)
+{
+	long long x = *(const long long *)a, y = *(const long long *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* One run: returns the child's wait status; *ns and *rss_kib filled. */
+static int run_once(char **argv, const char *out, const char *err,
+		    long long *ns, long *rss_kib)
+{
+	struct rusage ru;
+	int p[2], status;
+	pid_t pid;
+	long long t0;
+	int small = input_len <= 32768;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		die("pipe");
+	t0 = now_ns();
+	if (small) {
+		feed(p[1]);	/* fits in the pipe: there before the child runs */
+		close(p[1]);
+	}
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int e = open(err, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		if (o < 0 || e < 0 || dup2(p[0], 0) < 0 || dup2(o, 1) < 0 ||
+		    dup2(e, 2) < 0)
+			_exit(126);
+		signal(SIGPIPE, SIG_DFL);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(p[0]);
+	if (!small) {
+		feed(p[1]);
+		close(p[1]);
+	}
+	while (wait4(pid, &status, 0, &ru) < 0)
+		if (errno != EINTR)
+			die("wait4");
+	*ns = now_ns() - t0;
+	*rss_kib = ru.ru_maxrss;
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	const char *out = "/dev/null", *err = "/dev/null";
+	long runs = 1, failed = 0, maxrss = 0;
+	long long *times;
+	int opt;
+
+	while ((opt = getopt(argc, argv, "+n:i:o:e:")) != -1) {
+		switch (opt) {
+		case 'n':
+			runs = strtol(optarg, NULL, 10);
+			if (runs < 1 || runs > MAX_RUNS) {
+				fputs("spawn: -n: 1 to 100000\n", stderr);
+				return 2;
+			}
+			break;
+		case 'i':
+			load_input(optarg);
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 'e':
+			err = optarg;
+			break;
+		default:
+			fputs("usage: spawn [-n RUNS] [-i INPUT] [-o OUTPUT] [-e ERRORS] -- PROG [ARG...]\n", stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		fputs("spawn: no program\n", stderr);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	times = calloc((size_t)runs, sizeof *times);
+	if (times == NULL)
+		die("calloc");
+	for (long i = 0; i < runs; i++) {
+		long rss;
+		int status = run_once(argv + optind, out, err, &times[i], &rss);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			failed++;
+		if (rss > maxrss)
+			maxrss = rss;
+	}
+	qsort(times, (size_t)runs, sizeof *times, cmp_ll);
+	printf("runs=%ld median_us=%.1f min_us=%.1f maxrss_kib=%ld failed=%ld\n",
+	       runs, times[runs / 2] / 1000.0, times[0] / 1000.0, maxrss, failed);
+	free(times);
+	free(input);
+	return failed != 0;
+}
