@@ -11,8 +11,8 @@ import re
 import signal
 import sys
 import time
-import unittest
 
+sys.dont_write_bytecode = True   # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from smtptest import (EHLO_REPLY, SmtpdTestCase, Spool, clean_env,  # noqa: E402
                       main)
