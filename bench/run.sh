@@ -1,0 +1,627 @@
+#!/bin/bash
+# bench/run.sh: `make bench`.  Measures smtpd against floor programs (the
+# least any program can cost for the same job) and against peers (Exim,
+# Postfix's smtp-sink), every figure for smtpd and its references in the
+# same run, interleaved, as the median of BENCH_REPS repetitions; prints a
+# table with ratios and, for each target of issue 6 (and issue 3's users
+# table), whether this run met it.  Informational only: never fails on time.
+#
+# Knobs (environment):
+#   BENCH_REPS=3            repetitions of every timed figure (medians)
+#   BENCH_CONNECTIONS=300   connections per connections/s figure
+#   BENCH_SPAWNS=200        execs per exec-to-exit wall time figure
+#   BENCH_MESSAGES=300      messages per figure, one per connection
+#   BENCH_PIPELINED=1000    messages per figure, 100 per connection
+#   BENCH_K=10              further messages for instructions per message
+#   BENCH_BIG_MIB=50        size of the throughput message
+#   BENCH_USERS_ENTRIES=1000000  size of the large users table (issue 3)
+#   BENCH_DIR=build/bench   work directory (spools: the disk measured)
+#   BENCH_PEERS=1           0: no Exim, no smtp-sink
+#   BENCH_FETCH=1           0: never apt-get download Exim's package
+#   BENCH_NETNS=1           0: no private network namespace (host loopback)
+#   SMTPD=./smtpd           the binary measured
+# Needs: cc, python3, valgrind, strace, tcpserver (ucspi-tcp),
+# systemd-socket-activate (systemd); Postfix for smtp-sink; Exim comes from
+# an installed exim4 or from the exim4-daemon-light package, unpacked here
+# (it conflicts with Postfix, so it is not installed).
+set -u
+cd "$(dirname "$0")/.." || exit 1
+ROOT=$PWD
+
+CACHE=$ROOT/build/bench-cache
+
+# Exim, when not installed, is unpacked (not installed: it conflicts with
+# Postfix, and the machine's mail setup is not to be touched) from Debian's
+# package into the cache, before the namespace below cuts the network off.
+if [ "${BENCH_IN_NS:-0}" != 1 ] && [ "${BENCH_PEERS:-1}" = 1 ] && [ "${BENCH_FETCH:-1}" = 1 ] &&
+	[ "$(id -u)" = 0 ] && ! command -v exim4 >/dev/null && ! command -v exim >/dev/null &&
+	[ ! -x "$CACHE/exim-root/usr/sbin/exim4" ] && command -v apt-get >/dev/null; then
+	mkdir -p "$CACHE" && dl=$(mktemp -d) && chmod 755 "$dl" && { chown _apt "$dl" 2>/dev/null || true; }
+	echo "bench: unpacking exim4-daemon-light into $CACHE/exim-root"
+	if (cd "$dl" && apt-get download exim4-daemon-light >"$CACHE/exim-download.log" 2>&1); then
+		dpkg-deb -x "$dl"/exim4-daemon-light_*.deb "$CACHE/exim-root" || rm -rf "$CACHE/exim-root"
+	fi
+	rm -rf "$dl"
+fi
+
+# A private network (and mount, pid) namespace: fixed ports, nothing left
+# behind, and a private /etc/passwd entry for Exim's user if need be.
+if [ "${BENCH_IN_NS:-0}" != 1 ] && [ "${BENCH_NETNS:-1}" = 1 ] && [ "$(id -u)" = 0 ] &&
+	unshare --net --mount --pid --fork --mount-proc true 2>/dev/null; then
+	exec env BENCH_IN_NS=1 unshare --net --mount --pid --fork --mount-proc "$0" "$@"
+fi
+
+SMTPD=${SMTPD:-$ROOT/smtpd}
+case $SMTPD in /*) ;; *) SMTPD=$ROOT/$SMTPD ;; esac
+REPS=${BENCH_REPS:-3}
+NCONN=${BENCH_CONNECTIONS:-300}
+NSPAWN=${BENCH_SPAWNS:-200}
+NMSG1=${BENCH_MESSAGES:-300}
+NMSG100=${BENCH_PIPELINED:-1000}
+K=${BENCH_K:-10}
+BIG_MIB=${BENCH_BIG_MIB:-50}
+USERS_N=${BENCH_USERS_ENTRIES:-1000000}
+PEERS=${BENCH_PEERS:-1}
+WORK=${BENCH_DIR:-$ROOT/build/bench}
+case $WORK in /*) ;; *) WORK=$ROOT/$WORK ;; esac
+HOST=127.0.0.1
+CC=${CC:-cc}
+T0=$EPOCHREALTIME
+# V: every repetition's values; M: their medians; P: ports; C: call counts
+declare -A V M P C
+
+[ -x "$SMTPD" ] || { echo "bench: $SMTPD not built (make)"; exit 1; }
+rm -rf "$WORK" && mkdir -p "$WORK"/bin "$WORK"/cg "$WORK"/in "$WORK"/log || exit 1
+chmod 755 "$WORK" && chmod 1777 "$WORK/cg"	# Exim writes its profile as its own user
+RESULTS=$WORK/results.txt
+: >"$RESULTS"
+
+out() { printf '%s\n' "$*" | tee -a "$RESULTS"; }
+note() { printf '  note: %s\n' "$*" | tee -a "$RESULTS"; }
+have() { command -v "$1" >/dev/null 2>&1; }
+
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+}
+trap cleanup EXIT
+
+if [ "${BENCH_IN_NS:-0}" = 1 ]; then
+	ip link set lo up || { echo "bench: cannot bring up lo"; exit 1; }
+	PORT=2600
+else
+	PORT=$((20000 + $$ % 20000))
+fi
+next_port() { PORT=$((PORT + 1)); }
+
+# ---- numbers ----------------------------------------------------------
+
+median() { printf '%s\n' "$@" | grep -E '^[0-9.]+$' | sort -g |
+	awk '{a[NR] = $1} END {if (NR == 0) print "-"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+# ratio A B: A/B to two places, "-" unless both are numbers
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) printf "%.2f", a / b; else printf "-"}'; }
+# fmt N: integers with thousands separators, others to one decimal place
+fmt() { awk -v v="$1" 'BEGIN {
+	if (v !~ /^-?[0-9.]+$/) { printf "%s", v; exit }
+	if (v + 0 >= 1000 || v == int(v)) { s = sprintf("%.0f", v); o = "";
+		while (length(s) > 3) { o = "," substr(s, length(s) - 2) o; s = substr(s, 1, length(s) - 3) }
+		printf "%s%s", s, o } else printf "%.1f", v }'; }
+# kv KEY LINE: the value of KEY=... in a line of key=value pairs
+kv() { printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p" | head -n1; }
+
+row() { # label then cells, as a table row
+	local line="| $(printf '%-44s' "$1") |"
+	shift
+	for c in "$@"; do line+=" $(printf '%13s' "$c") |"; done
+	out "$line"
+}
+rule() { local line="|$(printf '%46s' '' | tr ' ' -)|"; for ((i = 0; i < $1; i++)); do line+="---------------|"; done; out "$line"; }
+
+# Targets: name, measured, required, met/missed (filled as figures come in)
+TARGETS=()
+target() { # description measured required met
+	TARGETS+=("$1|$2|$3|$4")
+}
+cmp_le() { awk -v a="$1" -v b="$2" 'BEGIN {if (a !~ /^[0-9.]+$/) print "not measured"; else print (a <= b) ? "met" : "missed"}'; }
+cmp_ge() { awk -v a="$1" -v b="$2" 'BEGIN {if (a !~ /^[0-9.]+$/) print "not measured"; else print (a >= b) ? "met" : "missed"}'; }
+
+# ---- tools and helpers --------------------------------------------------
+
+MISSING=
+for t in valgrind strace tcpserver systemd-socket-activate python3; do
+	have "$t" || MISSING+=" $t"
+done
+
+build() { # name source extra-flags...
+	local name=$1 src=$2
+	shift 2
+	$CC -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -o "$WORK/bin/$name" "$ROOT/bench/$src" "$@" \
+		2>>"$WORK/log/build.log"
+}
+build floor_greet floor_greet.c || { echo "bench: cannot build the floor"; cat "$WORK/log/build.log"; exit 1; }
+build floor_durable floor_durable.c || exit 1
+# static: ru_maxrss counts a child's pages from before its exec, which are
+# spawn's own, and a static spawn has few of them
+build spawn spawn.c -static || build spawn spawn.c || exit 1
+build client client.c || exit 1
+FLOOR_SD=
+if build floor_greet_sd floor_greet.c -Wl,--no-as-needed -lsystemd; then
+	FLOOR_SD=$WORK/bin/floor_greet_sd
+fi
+SPAWN=$WORK/bin/spawn
+CLIENT=$WORK/bin/client
+FLOOR=$WORK/bin/floor_greet
+DURABLE=$WORK/bin/floor_durable
+CGSUM="python3 $ROOT/bench/cgsum.py"
+
+SP_SMTPD=$WORK/spool-smtpd
+SP_FLOOR=$WORK/spool-floor
+mkdir -p "$SP_SMTPD"/{tmp,new,cur} "$SP_FLOOR"/{tmp,new,cur}
+SMTPD_ARGS=(--spool "$SP_SMTPD" --hostname bench.example --domain example.org --max-size 104857600)
+
+# ---- peers: Exim (exim -bs, throw-away config) and smtp-sink -------------
+
+EXIM= EXIM_WHY= SINK= SINK_WHY=
+setup_exim() {
+	local bin uid
+	bin=$(command -v exim4 || command -v exim || true)
+	if [ -z "$bin" ] && [ -x "$CACHE/exim-root/usr/sbin/exim4" ]; then
+		bin=$CACHE/exim-root/usr/sbin/exim4
+	fi
+	if [ -z "$bin" ]; then
+		EXIM_WHY="no exim4 (install exim4-daemon-light, or run as root to unpack it; see $CACHE/exim-download.log)"
+		return
+	fi
+	# Exim runs as Debian-exim; without that user (Exim unpacked, not
+	# installed) this mount namespace gets a passwd with one.
+	if ! uid=$(id -u Debian-exim 2>/dev/null); then
+		if [ "${BENCH_IN_NS:-0}" != 1 ]; then
+			EXIM_WHY="no Debian-exim user and no private mount namespace"
+			return
+		fi
+		uid=64990
+		while getent passwd "$uid" >/dev/null || getent group "$uid" >/dev/null; do uid=$((uid + 1)); done
+		cp /etc/passwd "$WORK/passwd" && cp /etc/group "$WORK/group" &&
+			echo "Debian-exim:x:$uid:$uid:bench:/nonexistent:/usr/sbin/nologin" >>"$WORK/passwd" &&
+			echo "Debian-exim:x:$uid:" >>"$WORK/group" &&
+			mount --bind "$WORK/passwd" /etc/passwd && mount --bind "$WORK/group" /etc/group ||
+			{ EXIM_WHY="cannot add a Debian-exim user in the namespace"; return; }
+	fi
+	# A copy without the setuid bit, which valgrind refuses to run (we
+	# are root already)
+	cp "$bin" "$WORK/bin/exim4" && chmod 755 "$WORK/bin/exim4" && bin=$WORK/bin/exim4 ||
+		{ EXIM_WHY="cannot copy $bin"; return; }
+	EXIM_SPOOL=$WORK/spool-exim
+	mkdir -p "$EXIM_SPOOL" && chown "$uid:$uid" "$EXIM_SPOOL"
+	cat >"$WORK/exim.conf" <<EOF
+# Throw-away configuration for the benchmark: receive and spool, never
+# deliver (queue_only), no DNS, no ident, no size limit.
+primary_hostname = bench.example
+exim_path = $WORK/bin/exim4
+domainlist local_domains = example.org
+spool_directory = $EXIM_SPOOL
+log_file_path = $EXIM_SPOOL/%slog
+queue_only = true
+message_size_limit = 0
+keep_environment =
+host_lookup =
+rfc1413_hosts =
+rfc1413_query_timeout = 0s
+acl_smtp_rcpt = acl_rcpt
+begin acl
+acl_rcpt:
+  accept domains = +local_domains
+  deny
+begin routers
+begin transports
+EOF
+	if printf 'EHLO x\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<alice@example.org>\r\nDATA\r\nSubject: t\r\n\r\nt\r\n.\r\nQUIT\r\n' |
+		"$bin" -C "$WORK/exim.conf" -bs 2>"$WORK/log/exim-try.log" | grep -q '^250 OK id='; then
+		EXIM=$bin
+		EXIM_VERSION=$("$bin" -C "$WORK/exim.conf" -bV 2>/dev/null | sed -n '1s/^Exim version \([^ ]*\).*/\1/p')
+		exim_clear
+	else
+		EXIM_WHY="exim -bs did not accept a test message (see $WORK/log/exim-try.log)"
+	fi
+}
+exim_clear() { rm -rf "${EXIM_SPOOL:?}"/input/* "$EXIM_SPOOL"/msglog/* 2>/dev/null; }
+exim_count() { find "$EXIM_SPOOL/input" -name '*-D' 2>/dev/null | wc -l; }
+EXIM_CMD() { echo "$EXIM" -C "$WORK/exim.conf" -bs; }
+
+if [ "$PEERS" = 1 ]; then
+	setup_exim
+	SINK=$(command -v smtp-sink || { [ -x /usr/sbin/smtp-sink ] && echo /usr/sbin/smtp-sink; } || true)
+	[ -n "$SINK" ] || SINK_WHY="no smtp-sink (install postfix)"
+else
+	EXIM_WHY="BENCH_PEERS=0" SINK_WHY="BENCH_PEERS=0"
+fi
+
+spool_count() { find "$1/new" -type f | wc -l; }
+spool_clear() { find "$1/new" "$1/tmp" -type f -delete; }
+
+# ---- header ---------------------------------------------------------------
+
+out "smtpd benchmark (make bench), $(date -u '+%Y-%m-%d %H:%M UTC')"
+out "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), $(uname -sr), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)"
+out "disk: $(df -T "$WORK" | awk 'NR == 2 {print $2 " on " $1}') (work dir $WORK)"
+out "smtpd: $SMTPD ($("$SMTPD" --version 2>/dev/null)), linked to: $(ldd "$SMTPD" 2>/dev/null | awk '$1 !~ /vdso/ {print $1}' | xargs -n1 basename | tr '\n' ' ')"
+out "floor: $CC -O2 bench/floor_greet.c (dynamically linked, one write); durable floor: bench/floor_durable.c"
+out "peers: exim ${EXIM:+$EXIM_VERSION ($EXIM -bs, throw-away config)}${EXIM_WHY} | smtp-sink ${SINK:-$SINK_WHY}"
+out "repetitions: $REPS, interleaved; figures are medians; network: $([ "${BENCH_IN_NS:-0}" = 1 ] && echo 'loopback in a private namespace' || echo 'host loopback')"
+[ -n "$MISSING" ] && out "missing tools (their figures are skipped):$MISSING"
+out ""
+
+# ---- callgrind -------------------------------------------------------------
+
+# cg NAME INPUT CHILDREN(yes|no) CMD...: instructions (callgrind's Collected,
+# summed over processes) for CMD with INPUT on a pipe.  Output in cg/NAME.*
+cg() {
+	local name=$1 input=$2 children=$3
+	shift 3
+	have valgrind || { echo "-"; return; }
+	rm -f "$WORK/cg/$name".*
+	"$SPAWN" -n 1 -i "$input" -o "$WORK/cg/$name.stdout" -e "$WORK/cg/$name.stderr" -- \
+		valgrind --tool=callgrind --trace-children="$children" \
+		--callgrind-out-file="$WORK/cg/$name.out.%p" "$@" >/dev/null ||
+		{ echo "-"; return; }
+	$CGSUM total "$WORK/cg/$name".out.*
+}
+
+printf 'QUIT\r\n' >"$WORK/in/quit"
+
+# =========================================================================
+out "## Per connection: greeting + QUIT"
+out ""
+for ((r = 1; r <= REPS; r++)); do
+	V[cg_floor]+=" $(cg floor "$WORK/in/quit" no "$FLOOR")"
+	[ -n "$FLOOR_SD" ] && V[cg_floor_sd]+=" $(cg floor_sd "$WORK/in/quit" no "$FLOOR_SD")"
+	V[cg_smtpd]+=" $(cg smtpd_conn "$WORK/in/quit" no "$SMTPD" "${SMTPD_ARGS[@]}")"
+	[ -n "$EXIM" ] && V[cg_exim]+=" $(cg exim_conn "$WORK/in/quit" yes $(EXIM_CMD))"
+done
+grep -q '^221 ' "$WORK/cg/smtpd_conn.stdout" 2>/dev/null || note "smtpd under callgrind did not answer QUIT with 221"
+for ((r = 1; r <= REPS; r++)); do
+	for p in floor floor_sd smtpd exim; do
+		case $p in
+		floor) cmd=("$FLOOR") ;;
+		floor_sd) [ -n "$FLOOR_SD" ] || continue; cmd=("$FLOOR_SD") ;;
+		smtpd) cmd=("$SMTPD" "${SMTPD_ARGS[@]}") ;;
+		exim) [ -n "$EXIM" ] || continue; cmd=($(EXIM_CMD)) ;;
+		esac
+		l=$("$SPAWN" -n "$NSPAWN" -i "$WORK/in/quit" -e "$WORK/log/spawn-$p.log" -- "${cmd[@]}")
+		V[wall_$p]+=" $(kv median_us "$l")"
+	done
+done
+for k in cg_floor cg_floor_sd cg_smtpd cg_exim wall_floor wall_floor_sd wall_smtpd wall_exim; do
+	M[$k]=$(median ${V[$k]:-})
+done
+
+# connections per second: each program under each supervisor, one client
+start_tcpserver() { # program args...: sets SUPPORT to the port
+	next_port
+	tcpserver -R -H -l 0 -c 40 "$HOST" "$PORT" "$@" 2>>"$WORK/log/tcpserver.log" &
+	PIDS+=($!)
+	SUPPORT=$PORT
+	"$CLIENT" wait "$HOST" "$PORT" 2>>"$WORK/log/client.log" || SUPPORT=
+}
+start_ssa() {
+	next_port
+	systemd-socket-activate -l "$HOST:$PORT" --accept --inetd "$@" 2>>"$WORK/log/ssa.log" &
+	PIDS+=($!)
+	SUPPORT=$PORT
+	"$CLIENT" wait "$HOST" "$PORT" 2>>"$WORK/log/client.log" || SUPPORT=
+}
+start_sink() {
+	next_port
+	"$SINK" -u nobody "$HOST:$PORT" 256 2>>"$WORK/log/smtp-sink.log" &
+	PIDS+=($!)
+	SUPPORT=$PORT
+	"$CLIENT" wait "$HOST" "$PORT" 2>>"$WORK/log/client.log" || SUPPORT=
+}
+if have tcpserver; then
+	start_tcpserver "$FLOOR"; P[ts_floor]=$SUPPORT
+	start_tcpserver "$SMTPD" "${SMTPD_ARGS[@]}"; P[ts_smtpd]=$SUPPORT
+	start_tcpserver "$DURABLE" "$SP_FLOOR"; P[ts_durable]=$SUPPORT
+	[ -n "$EXIM" ] && { start_tcpserver $(EXIM_CMD); P[ts_exim]=$SUPPORT; }
+fi
+if have systemd-socket-activate; then
+	start_ssa "$FLOOR"; P[ssa_floor]=$SUPPORT
+	start_ssa "$SMTPD" "${SMTPD_ARGS[@]}"; P[ssa_smtpd]=$SUPPORT
+	[ -n "$EXIM" ] && { start_ssa $(EXIM_CMD); P[ssa_exim]=$SUPPORT; }
+fi
+[ -n "$SINK" ] && { start_sink; P[sink]=$SUPPORT; }
+spool_clear "$SP_SMTPD"; spool_clear "$SP_FLOOR"; [ -n "$EXIM" ] && exim_clear
+
+FAILS=
+rate() { # key port client-args...: appends the rate to V[key]
+	local key=$1 port=$2 l
+	shift 2
+	[ -n "$port" ] || return
+	l=$("$CLIENT" "${1}" "$HOST" "$port" "${@:2}" 2>>"$WORK/log/client.log")
+	V[$key]+=" $(kv per_second "$l")"
+	[ "$(kv failed "$l")" = 0 ] || FAILS+=" $key($(kv failed "$l") failed)"
+}
+for ((r = 1; r <= REPS; r++)); do
+	for s in ts ssa; do
+		for p in floor smtpd exim; do
+			rate "conn_${s}_$p" "${P[${s}_$p]:-}" conn "$NCONN" 1
+		done
+	done
+	rate conn_sink "${P[sink]:-}" conn "$NCONN" 1
+done
+for k in conn_ts_floor conn_ts_smtpd conn_ts_exim conn_ssa_floor conn_ssa_smtpd conn_ssa_exim conn_sink; do
+	M[$k]=$(median ${V[$k]:-})
+done
+# wall time per connection relative to the floor = inverse ratio of rates
+M[conn_ts_ratio]=$(ratio "${M[conn_ts_floor]}" "${M[conn_ts_smtpd]}")
+M[conn_ssa_ratio]=$(ratio "${M[conn_ssa_floor]}" "${M[conn_ssa_smtpd]}")
+
+row "figure" "smtpd" "floor" "smtpd/floor" "floor+libsystemd" "exim -bs"
+rule 5
+row "instructions, exec to exit (callgrind, pipe)" "$(fmt "${M[cg_smtpd]}")" "$(fmt "${M[cg_floor]}")" \
+	"$(ratio "${M[cg_smtpd]}" "${M[cg_floor]}")" "$(fmt "${M[cg_floor_sd]}")" "$(fmt "${M[cg_exim]}")"
+row "wall time exec to exit, us (pipe)" "$(fmt "${M[wall_smtpd]}")" "$(fmt "${M[wall_floor]}")" \
+	"$(ratio "${M[wall_smtpd]}" "${M[wall_floor]}")" "$(fmt "${M[wall_floor_sd]}")" "$(fmt "${M[wall_exim]}")"
+row "connections/s under tcpserver" "$(fmt "${M[conn_ts_smtpd]}")" "$(fmt "${M[conn_ts_floor]}")" \
+	"${M[conn_ts_ratio]} (time)" "" "$(fmt "${M[conn_ts_exim]}")"
+row "connections/s, systemd-socket-activate --inetd" "$(fmt "${M[conn_ssa_smtpd]}")" "$(fmt "${M[conn_ssa_floor]}")" \
+	"${M[conn_ssa_ratio]} (time)" "" "$(fmt "${M[conn_ssa_exim]}")"
+row "connections/s, smtp-sink (its own listener)" "" "" "" "" "sink: $(fmt "${M[conn_sink]}")"
+out ""
+M[cg_conn_ratio]=$(ratio "${M[cg_smtpd]}" "${M[cg_floor]}")
+target "instructions per connection / floor's" "${M[cg_conn_ratio]}" "<= 1.3" "$(cmp_le "${M[cg_conn_ratio]}" 1.3)"
+target "wall time per connection under tcpserver / floor's" "${M[conn_ts_ratio]}" "<= 1.3" "$(cmp_le "${M[conn_ts_ratio]}" 1.3)"
+
+# =========================================================================
+out "## Per message: 1 KiB messages, messages per second (tcpserver; smtp-sink listens itself)"
+out ""
+MISMATCH=
+msg_rate() { # key port per conc: one figure for smtpd/exim/sink, checked against the spool
+	local key=$1 port=$2 per=$3 conc=$4 n
+	[ -n "$port" ] || return
+	n=$NMSG1; [ "$per" = 1 ] || n=$NMSG100
+	rate "$key" "$port" msg "$n" "$conc" "$per" 1024
+	case $key in
+	*_smtpd) [ "$(spool_count "$SP_SMTPD")" = "$n" ] || MISMATCH+=" $key"; spool_clear "$SP_SMTPD" ;;
+	*_exim) [ "$(exim_count)" = "$n" ] || MISMATCH+=" $key"; exim_clear ;;
+	esac
+}
+for ((r = 1; r <= REPS; r++)); do
+	for c in 1 2; do
+		rate "msg_1_${c}_durable" "${P[ts_durable]:-}" conn "$NMSG1" "$c"
+		[ -n "${P[ts_durable]:-}" ] && { [ "$(spool_count "$SP_FLOOR")" = "$NMSG1" ] || MISMATCH+=" durable"; spool_clear "$SP_FLOOR"; }
+		for per in 1 100; do
+			msg_rate "msg_${per}_${c}_smtpd" "${P[ts_smtpd]:-}" "$per" "$c"
+			msg_rate "msg_${per}_${c}_exim" "${P[ts_exim]:-}" "$per" "$c"
+			msg_rate "msg_${per}_${c}_sink" "${P[sink]:-}" "$per" "$c"
+		done
+	done
+done
+row "messages per second" "smtpd" "durable floor" "smtpd/floor" "exim -bs" "smtp-sink"
+rule 5
+for per in 1 100; do
+	for c in 1 2; do
+		for p in smtpd durable exim sink; do M[msg_${per}_${c}_$p]=$(median ${V[msg_${per}_${c}_$p]:-}); done
+		if [ "$per" = 1 ]; then
+			row "1 per connection, $c client(s)" "$(fmt "${M[msg_1_${c}_smtpd]}")" "$(fmt "${M[msg_1_${c}_durable]}")" \
+				"$(ratio "${M[msg_1_${c}_smtpd]}" "${M[msg_1_${c}_durable]}")" "$(fmt "${M[msg_1_${c}_exim]}")" "$(fmt "${M[msg_1_${c}_sink]}")"
+		else
+			row "100 per connection (pipelined), $c client(s)" "$(fmt "${M[msg_100_${c}_smtpd]}")" "" "" \
+				"$(fmt "${M[msg_100_${c}_exim]}")" "$(fmt "${M[msg_100_${c}_sink]}")"
+		fi
+	done
+done
+M[msg_ratio]=$(ratio "${M[msg_1_1_smtpd]}" "${M[msg_1_1_durable]}")
+target "messages/s, 1 KiB, 1 per connection / durable floor's" "${M[msg_ratio]}" ">= 0.90" "$(cmp_ge "${M[msg_ratio]}" 0.90)"
+out ""
+
+# instructions per message on a pipe: sessions of N and N+K messages
+N0=1
+for size in 1024 10240; do
+	"$CLIENT" gen "$N0" "$size" >"$WORK/in/s$N0.$size"
+	"$CLIENT" gen "$((N0 + K))" "$size" >"$WORK/in/s$((N0 + K)).$size"
+	for ((r = 1; r <= REPS; r++)); do
+		a=$(cg "smtpd_n$N0.$size" "$WORK/in/s$N0.$size" no "$SMTPD" "${SMTPD_ARGS[@]}")
+		b=$(cg "smtpd_n$((N0 + K)).$size" "$WORK/in/s$((N0 + K)).$size" no "$SMTPD" "${SMTPD_ARGS[@]}")
+		V[pm_smtpd_$size]+=" $(awk -v a="$a" -v b="$b" -v k="$K" 'BEGIN {if (a ~ /^[0-9]+$/ && b ~ /^[0-9]+$/) print (b - a) / k}')"
+		if [ -n "$EXIM" ]; then
+			a=$(cg "exim_n$N0.$size" "$WORK/in/s$N0.$size" yes $(EXIM_CMD))
+			b=$(cg "exim_n$((N0 + K)).$size" "$WORK/in/s$((N0 + K)).$size" yes $(EXIM_CMD))
+			V[pm_exim_$size]+=" $(awk -v a="$a" -v b="$b" -v k="$K" 'BEGIN {if (a ~ /^[0-9]+$/ && b ~ /^[0-9]+$/) print (b - a) / k}')"
+			exim_clear
+		fi
+	done
+	[ "$(grep -c '^250 2.0.0' "$WORK/cg/smtpd_n$((N0 + K)).$size.stdout" 2>/dev/null)" = "$((N0 + K))" ] ||
+		note "smtpd under callgrind did not queue all $((N0 + K)) messages of $size bytes"
+	spool_clear "$SP_SMTPD"
+	M[pm_smtpd_$size]=$(median ${V[pm_smtpd_$size]:-})
+	M[pm_exim_$size]=$(median ${V[pm_exim_$size]:-})
+done
+row "instructions per further message (pipe)" "smtpd" "exim -bs" "smtpd/exim" "" ""
+rule 5
+for size in 1024 10240; do
+	row "$((size / 1024)) KiB: (I(N+$K) - I(N)) / $K, N = $N0" "$(fmt "${M[pm_smtpd_$size]}")" "$(fmt "${M[pm_exim_$size]}")" \
+		"$(ratio "${M[pm_smtpd_$size]}" "${M[pm_exim_$size]}")" "" ""
+done
+target "instructions per further 10 KiB message" "$(fmt "${M[pm_smtpd_10240]}")" "<= 200,000" "$(cmp_le "${M[pm_smtpd_10240]}" 200000)"
+out ""
+
+# =========================================================================
+out "## Throughput: one ${BIG_MIB} MiB message, MiB/s from 354 to 250"
+out ""
+BIG=$((BIG_MIB * 1048576))
+"$CLIENT" body "$BIG" >"$WORK/in/big.body"
+cat "$WORK/in/big.body" >/dev/null
+for ((r = 1; r <= REPS; r++)); do
+	# the reference: cat into a file on the spool's disk, then fsync
+	t=$EPOCHREALTIME
+	cat "$WORK/in/big.body" >"$SP_FLOOR/tmp/cat.out" && sync "$SP_FLOOR/tmp/cat.out"
+	V[big_cat]+=" $(awk -v a="$t" -v b="$EPOCHREALTIME" -v n="$BIG" 'BEGIN {print n / 1048576 / (b - a)}')"
+	rm -f "$SP_FLOOR/tmp/cat.out"
+	for p in smtpd exim sink; do
+		case $p in smtpd) port=${P[ts_smtpd]:-} ;; exim) port=${P[ts_exim]:-} ;; sink) port=${P[sink]:-} ;; esac
+		[ -n "$port" ] || continue
+		l=$("$CLIENT" big "$HOST" "$port" "$BIG" 2>>"$WORK/log/client.log")
+		[ "$(kv failed "$l")" = 0 ] && V[big_$p]+=" $(kv mib_per_s "$l")" || FAILS+=" big_$p"
+		case $p in smtpd) spool_clear "$SP_SMTPD" ;; exim) exim_clear ;; esac
+	done
+done
+for p in cat smtpd exim sink; do M[big_$p]=$(median ${V[big_$p]:-}); done
+row "MiB/s" "smtpd" "cat+fsync" "smtpd/cat" "exim -bs" "smtp-sink"
+rule 5
+row "one ${BIG_MIB} MiB message (tcpserver)" "$(fmt "${M[big_smtpd]}")" "$(fmt "${M[big_cat]}")" \
+	"$(ratio "${M[big_smtpd]}" "${M[big_cat]}")" "$(fmt "${M[big_exim]}")" "$(fmt "${M[big_sink]}")"
+M[big_ratio]=$(ratio "${M[big_smtpd]}" "${M[big_cat]}")
+target "${BIG_MIB} MiB message throughput / cat+fsync" "${M[big_ratio]}" ">= 0.80" "$(cmp_ge "${M[big_ratio]}" 0.80)"
+out ""
+
+# =========================================================================
+out "## Memory: peak RSS (ru_maxrss), KiB, one session on a pipe"
+out ""
+"$CLIENT" gen 1 10240 >"$WORK/in/rss.10k"
+"$CLIENT" gen 1 "$BIG" >"$WORK/in/rss.big"
+"$CLIENT" gen 1 $((1048576 + 300)) $((1048576 + 2)) >"$WORK/in/rss.line"
+rm -f "$WORK/in/big.body"
+for ((r = 1; r <= REPS; r++)); do
+	for c in quit 10k big line; do
+		in=$WORK/in/rss.$c; [ "$c" = quit ] && in=$WORK/in/quit
+		l=$("$SPAWN" -n 1 -i "$in" -o "$WORK/log/rss-$c.out" -e "$WORK/log/rss-$c.err" -- "$SMTPD" "${SMTPD_ARGS[@]}")
+		V[rss_smtpd_$c]+=" $(kv maxrss_kib "$l")"
+		[ "$c" = quit ] || grep -q '^250 2.0.0' "$WORK/log/rss-$c.out" || FAILS+=" rss_smtpd_$c"
+		spool_clear "$SP_SMTPD"
+		if [ -n "$EXIM" ]; then
+			l=$("$SPAWN" -n 1 -i "$in" -e "$WORK/log/rss-exim.err" -- $(EXIM_CMD))
+			V[rss_exim_$c]+=" $(kv maxrss_kib "$l")"
+			exim_clear
+		fi
+	done
+done
+row "peak RSS, KiB" "smtpd" "exim -bs" "" "" ""
+rule 5
+for c in quit 10k big line; do
+	M[rss_smtpd_$c]=$(median ${V[rss_smtpd_$c]:-}); M[rss_exim_$c]=$(median ${V[rss_exim_$c]:-})
+	case $c in quit) label="greeting + QUIT" ;; 10k) label="one 10 KiB message" ;;
+	big) label="one ${BIG_MIB} MiB message" ;; line) label="one message with a 1 MiB line" ;; esac
+	row "$label" "$(fmt "${M[rss_smtpd_$c]}")" "$(fmt "${M[rss_exim_$c]}")" "" "" ""
+done
+M[rss_spread]=$(printf '%s\n' "${M[rss_smtpd_10k]}" "${M[rss_smtpd_big]}" "${M[rss_smtpd_line]}" |
+	awk '/^[0-9.]+$/ {if (n == 0 || $1 < lo) lo = $1; if (n == 0 || $1 > hi) hi = $1; n++} END {if (n == 3) print hi - lo; else print "-"}')
+target "peak RSS spread over 10 KiB, ${BIG_MIB} MiB, 1 MiB line (KiB)" "${M[rss_spread]}" "<= 64" "$(cmp_le "${M[rss_spread]}" 64)"
+out ""
+
+# =========================================================================
+out "## Durability: calls per message (strace -f, a session of 10 messages on a pipe)"
+out ""
+NF=10
+"$CLIENT" gen "$NF" 1024 >"$WORK/in/fsync"
+syscount() { # name cmd...: sets C[name_file], C[name_dir], C[name_rename], C[name_other]
+	local name=$1 f=$WORK/log/strace.$1 line path call
+	shift
+	C[${name}_file]=0 C[${name}_dir]=0 C[${name}_rename]=0 C[${name}_other]=0
+	"$SPAWN" -n 1 -i "$WORK/in/fsync" -o "$f.out" -- strace -f -y -o "$f" \
+		-e trace=fsync,fdatasync,sync_file_range,syncfs,sync,msync,rename,renameat,renameat2,link,linkat \
+		"$@" >/dev/null || return
+	while read -r _ line; do
+		call=${line%%(*}
+		case $call in
+		fsync | fdatasync | sync_file_range)
+			path=$(printf '%s' "$line" | sed -n 's/^[a-z_]*([0-9]*<\([^>]*\)>.*/\1/p')
+			if [ -d "$path" ]; then C[${name}_dir]=$((C[${name}_dir] + 1)); else C[${name}_file]=$((C[${name}_file] + 1)); fi ;;
+		rename | renameat | renameat2 | link | linkat) C[${name}_rename]=$((C[${name}_rename] + 1)) ;;
+		syncfs | sync | msync) C[${name}_other]=$((C[${name}_other] + 1)) ;;
+		esac
+	done < <(grep -E '^[0-9]+ +[a-z_0-9]+\(' "$f")
+}
+if have strace; then
+	syscount smtpd "$SMTPD" "${SMTPD_ARGS[@]}"
+	[ "$(grep -c '^250 2.0.0' "$WORK/log/strace.smtpd.out")" = "$NF" ] || note "smtpd under strace did not queue all $NF messages"
+	spool_clear "$SP_SMTPD"
+	[ -n "$EXIM" ] && { syscount exim $(EXIM_CMD); exim_clear; }
+fi
+per() { awk -v a="${C[$1]:-}" -v n="$NF" 'BEGIN {if (a == "") print "-"; else printf "%.2f", a / n}'; }
+row "calls per message" "smtpd" "minimum" "exim -bs" "" ""
+rule 5
+row "fsync/fdatasync of a file" "$(per smtpd_file)" "1" "$(per exim_file)" "" ""
+row "fsync of a directory" "$(per smtpd_dir)" "1" "$(per exim_dir)" "" ""
+row "rename/link" "$(per smtpd_rename)" "1" "$(per exim_rename)" "" ""
+row "sync/syncfs/msync" "$(per smtpd_other)" "0" "$(per exim_other)" "" ""
+f=$(per smtpd_file) d=$(per smtpd_dir)
+target "fsyncs of the file per message" "$f" "<= 1" "$(cmp_le "$f" 1)"
+target "fsyncs of new/ per message" "$d" "<= 1" "$(cmp_le "$d" 1)"
+out ""
+
+# =========================================================================
+out "## Users table (issue 3): instructions for EHLO, MAIL, RCPT, QUIT on a pipe"
+out ""
+if ! "$SMTPD" --help 2>/dev/null | grep -q -- '--users'; then
+	out "not built yet (smtpd --help does not mention --users)"
+	target "users: 1M-entry indexed table / no table" "not built yet" "<= 1.2" "not measured"
+else
+	U=$WORK/users
+	mkdir -p "$U"
+	printf 'EHLO bench.example.com\r\nMAIL FROM:<bench@example.com>\r\nRCPT TO:<alice@example.org>\r\nQUIT\r\n' >"$WORK/in/rcpt"
+	{ echo "alice@example.org accept Alice Example"
+	  for i in $(seq 1 9); do echo "user$i@example.org accept User $i"; done; } >"$U/ten"
+	# alice last: where a table read from start to end finds her last
+	awk -v n="$USERS_N" 'BEGIN {for (i = 1; i < n; i++) printf "user%d@example.org accept User %d\n", i, i;
+		print "alice@example.org accept Alice Example"}' >"$U/big"
+	cp "$U/big" "$U/bigidx"
+	"$SMTPD" --compile-users "$U/bigidx" >"$WORK/log/compile-users.log" 2>&1 ||
+		note "smtpd --compile-users failed: $(head -n1 "$WORK/log/compile-users.log")"
+	for ((r = 1; r <= REPS; r++)); do
+		V[u_none]+=" $(cg u_none "$WORK/in/rcpt" no "$SMTPD" "${SMTPD_ARGS[@]}")"
+		V[u_ten]+=" $(cg u_ten "$WORK/in/rcpt" no "$SMTPD" "${SMTPD_ARGS[@]}" --users "$U/ten")"
+		[ -f "$U/bigidx.cdb" ] && V[u_cdb]+=" $(cg u_cdb "$WORK/in/rcpt" no "$SMTPD" "${SMTPD_ARGS[@]}" --users "$U/bigidx.cdb")"
+	done
+	# the 1M text table is parsed whole: once is enough (and slow)
+	V[u_big]=$(cg u_big "$WORK/in/rcpt" no "$SMTPD" "${SMTPD_ARGS[@]}" --users "$U/big")
+	row "table" "instructions" "/ no table" "RCPT reply" "" ""
+	rule 5
+	for t in none ten big cdb; do
+		M[u_$t]=$(median ${V[u_$t]:-})
+		case $t in none) label="no table" ;; ten) label="10 entries, text" ;;
+		big) label="$(fmt "$USERS_N") entries, text" ;; cdb) label="$(fmt "$USERS_N") entries, indexed (cdb)" ;; esac
+		# the RCPT reply: the line before the 221
+		reply=$(tail -n2 "$WORK/cg/u_$t.stdout" 2>/dev/null | head -n1 | cut -c1-9)
+		row "$label" "$(fmt "${M[u_$t]}")" "$(ratio "${M[u_$t]}" "${M[u_none]}")" "${reply:--}" "" ""
+	done
+	M[u_ratio]=$(ratio "${M[u_cdb]}" "${M[u_none]}")
+	target "users: $(fmt "$USERS_N")-entry indexed table / no table" "${M[u_ratio]}" "<= 1.2" "$(cmp_le "${M[u_ratio]}" 1.2)"
+	rm -rf "$U"
+	out ""
+fi
+
+# =========================================================================
+out "## Targets (issues 6 and 3; informational, ratios from this run)"
+out ""
+out "| $(printf '%-58s' target) | $(printf '%12s' measured) | $(printf '%12s' required) | $(printf '%-12s' result) |"
+out "|$(printf '%60s' '' | tr ' ' -)|--------------|--------------|--------------|"
+for t in "${TARGETS[@]}"; do
+	IFS='|' read -r d m q res <<<"$t"
+	out "| $(printf '%-58s' "$d") | $(printf '%12s' "$m") | $(printf '%12s' "$q") | $(printf '%-12s' "$res") |"
+done
+out ""
+[ -n "$FAILS" ] && note "client failures:$FAILS (see $WORK/log/client.log)"
+[ -n "$MISMATCH" ] && note "spool count differs from messages sent:$MISMATCH"
+
+# =========================================================================
+out "## Where the instructions go (callgrind, self cost)"
+out ""
+if [ -f "$(ls "$WORK"/cg/smtpd_conn.out.* 2>/dev/null | head -n1)" ]; then
+	out "smtpd, greeting + QUIT, by object:"
+	$CGSUM objects "$WORK"/cg/smtpd_conn.out.* | tee -a "$RESULTS"
+	out "floor, by object:"
+	$CGSUM objects "$WORK"/cg/floor.out.* | tee -a "$RESULTS"
+	out "smtpd, greeting + QUIT, top functions:"
+	$CGSUM top "$WORK"/cg/smtpd_conn.out.* 12 | tee -a "$RESULTS"
+	a=$(ls "$WORK"/cg/smtpd_n$N0.10240.out.* | head -n1) b=$(ls "$WORK"/cg/smtpd_n$((N0 + K)).10240.out.* | head -n1)
+	out "smtpd, per further 10 KiB message, top functions:"
+	$CGSUM delta "$a" "$b" "$K" 12 | tee -a "$RESULTS"
+	for f in "$WORK"/cg/smtpd_conn.out.* "$a" "$b"; do
+		callgrind_annotate "$f" >"$f.annotate.txt" 2>/dev/null
+	done
+	out "(callgrind_annotate output: $WORK/cg/*.annotate.txt)"
+fi
+out ""
+out "bench took $(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.0f", b - a}') s; this table: $RESULTS"
+exit 0
