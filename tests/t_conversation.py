@@ -221,6 +221,30 @@ class Signals(SmtpdTestCase):
 
 class ClientGoes(SmtpdTestCase):
 
+    def test_sigpipe(self):
+        # The client closes its reading end: smtpd's next reply gets EPIPE,
+        # which must end the session quietly, not kill smtpd by SIGPIPE.
+        p = self.greeted()
+        self.ehlo(p)
+        os.close(p.rfd)
+        p.rfd = -1
+        try:
+            p.send(b"MAIL FROM:<a@example.net>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n")
+            p.send(b"x\r\n.\r\nNOOP\r\nQUIT\r\n")
+        except BrokenPipeError:
+            pass               # smtpd may be gone already: that is fine
+        p.close_input()
+        self.assertExit(p, 0)
+        self.assertEqual(self.spool.names("tmp"), [])
+
+    def test_sigterm_while_client_not_reading(self):
+        # smtpd blocked writing replies nobody reads still obeys SIGTERM.
+        p = self.greeted("--max-junk", "0", transport="socketpair")
+        flood(p)
+        p.signal(signal.SIGTERM)
+        self.assertExit(p, 0)
+        self.assertSpoolEmpty()
+
     def test_close_mid_message(self):
         for transport in ("pipe", "socketpair"):
             with self.subTest(transport=transport):
@@ -247,11 +271,19 @@ class ClientGoes(SmtpdTestCase):
         self.assertSpoolEmpty()
 
 
+def flood(p, n=5000):
+    """Commands whose replies (about 1 MB) the test never reads."""
+    p.send(b"HELP\r\n" * n)
+
+
 class Timeout(SmtpdTestCase):
 
     def test_timeout(self):
-        # Both sessions wait at once, so the test costs one timeout.
+        # The sessions wait at once, so the test costs one timeout.
         start = time.monotonic()
+        # A client that stops reading holds smtpd no longer than one.
+        deaf = self.greeted("--timeout", "1", "--max-junk", "0", transport="socketpair")
+        flood(deaf)
         idle = self.greeted("--timeout", "1", transport="socketpair")
         self.ehlo(idle)
         busy = self.greeted("--timeout", "1")
@@ -266,6 +298,7 @@ class Timeout(SmtpdTestCase):
             self.assertEqual(p.reply(), expected)
             self.assertEqual(p.rest(), b"")
             self.assertExit(p, 0)
+        self.assertExit(deaf, 0)
         self.assertGreaterEqual(time.monotonic() - start, 0.95)
         self.assertSpoolEmpty()
 
