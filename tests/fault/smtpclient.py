@@ -7,6 +7,7 @@ read has a deadline, so a hung smtpd fails a test instead of hanging it.
 """
 import fcntl
 import os
+import platform
 import re
 import signal
 import socket
@@ -23,6 +24,9 @@ SMTPD = os.environ.get("SMTPD") or os.path.join(
 VARIANT = os.environ.get("SMTPD_VARIANT", "plain")
 HOST = "mx.test"
 DOMAIN = "example.org"
+
+# ppoll's system call number, for Smtpd.wait_poll.
+PPOLL = {"x86_64": 271, "aarch64": 73}.get(platform.machine())
 
 REPLY_LINE = re.compile(rb"^([2-5][0-9][0-9])([ -])(.*)$")
 
@@ -93,12 +97,25 @@ def body_of(data):
 class Smtpd:
     """One smtpd process on a socket pair."""
 
-    def __init__(self, spool, args=(), env=None, smtpd=None, family=None):
+    def __init__(self, spool, args=(), env=None, smtpd=None, tcp=False,
+                 stdin=None, stdout=None):
+        """tcp: a real TCP connection on 127.0.0.1 instead of a socket pair
+        (for resets); stdin/stdout: other descriptors for smtpd (pipes),
+        in which case self.sock is None."""
         self.spool = spool
         self.buf = b""
         self.closed = False
-        ours, theirs = socket.socketpair(family or socket.AF_UNIX,
-                                         socket.SOCK_STREAM)
+        if tcp:
+            lsn = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            lsn.bind(("127.0.0.1", 0))
+            lsn.listen(1)
+            ours = socket.create_connection(lsn.getsockname())
+            theirs, _ = lsn.accept()
+            lsn.close()
+        elif stdin is None:
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        else:
+            ours, theirs = None, None
         e = dict(os.environ)
         for k in ("REMOTE_ADDR", "TCPREMOTEIP", "REMOTE_HOST", "LISTEN_FDS",
                   "LISTEN_PID"):
@@ -108,13 +125,14 @@ class Smtpd:
         self.errlog = tempfile.TemporaryFile()
         cmd = [smtpd or SMTPD, "--spool", spool, "--hostname", HOST,
                "--domain", DOMAIN] + list(args)
-        self.proc = subprocess.Popen(cmd, stdin=theirs, stdout=theirs,
+        self.proc = subprocess.Popen(cmd, stdin=stdin if theirs is None else theirs,
+                                     stdout=stdout if theirs is None else theirs,
                                      stderr=self.errlog, env=e,
                                      close_fds=True)
-        theirs.close()
+        if theirs is not None:
+            theirs.close()
         self.sock = ours
         self.status = None
-        self.rusage = None
 
     # -- sending --
     def send(self, data, bytewise=False):
@@ -133,7 +151,8 @@ class Smtpd:
 
     def unread(self):
         """Bytes sent that smtpd has not read yet (AF_UNIX: SIOCOUTQ counts
-        what still waits in the peer's receive queue)."""
+        what still waits in the peer's receive queue; on TCP it counts
+        what is not yet acknowledged, which on loopback is close)."""
         return struct.unpack("i", fcntl.ioctl(self.sock.fileno(), termios.TIOCOUTQ,
                                               b"\0\0\0\0"))[0]
 
@@ -146,6 +165,24 @@ class Smtpd:
                 return False
             os.sched_yield()
         return True
+
+    def wait_poll(self, timeout=10):
+        """Wait until smtpd sleeps in ppoll(2) (waiting for input, or in a
+        pause), read from /proc/PID/syscall.  False if that cannot be
+        read (then the caller cannot know)."""
+        if PPOLL is None:
+            return False
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with open("/proc/%d/syscall" % self.proc.pid) as f:
+                    nr = f.read().split()[0]
+            except (OSError, IndexError):
+                return False
+            if nr == str(PPOLL):
+                return True
+            os.sched_yield()
+        return False
 
     # -- receiving --
     def _fill(self, deadline):
@@ -214,38 +251,42 @@ class Smtpd:
     # -- the end --
     def close(self):
         try:
-            self.sock.close()
+            if self.sock is not None:
+                self.sock.close()
         except OSError:
             pass
 
+    def reset(self):
+        """Close with SO_LINGER 0: on TCP the peer gets a reset (RST)."""
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                             struct.pack("ii", 1, 0))
+        self.sock.close()
+
     def wait(self, timeout=20):
-        """Exit status (or -signal); kills a process that does not end."""
+        """Exit status (or -signal, or "hung"); kills a process that does
+        not end within timeout seconds."""
         if self.status is not None:
             return self.status
-        deadline = time.monotonic() + timeout
-        while True:
-            pid, st, ru = os.wait4(self.proc.pid, os.WNOHANG)
-            if pid == self.proc.pid:
-                break
-            if time.monotonic() > deadline:
-                self.proc.kill()
-                pid, st, ru = os.wait4(self.proc.pid, 0)
-                self.status = "hung"
-                self.rusage = ru
-                self.proc.returncode = -9
-                return self.status
-            time.sleep(0.01)
-        self.rusage = ru
-        self.status = os.waitstatus_to_exitcode(st)
-        self.proc.returncode = self.status
+        try:
+            self.status = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            self.status = "hung"
         return self.status
 
     def stderr(self):
         self.errlog.seek(0)
         return self.errlog.read().decode("latin-1", "replace")
 
-    def maxrss_kib(self):
-        return self.rusage.ru_maxrss if self.rusage else None
+    def hwm_kib(self):
+        """Peak resident memory so far (VmHWM; exec resets it, unlike the
+        rusage of a child forked from this big Python process)."""
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+        return None
 
     def signal(self, sig):
         os.kill(self.proc.pid, sig)
