@@ -219,7 +219,8 @@ fi
 # The rest wants private namespaces: a read-only file system, a tmpfs on
 # /var/spool for the default spool, our own host name.
 ns_ok=0
-if [ "$(id -u)" = 0 ] && unshare --mount --uts true 2>/dev/null; then
+if [ "$(id -u)" = 0 ] && [ -d /var/spool ] && command -v hostname >/dev/null &&
+	unshare --mount --uts true 2>/dev/null; then
 	ns_ok=1
 else
 	echo "SKIP (part): no private mount/UTS namespace: read-only spool, /var/spool/smtpd default, host name default untested"
