@@ -756,6 +756,8 @@ Suite *data_suite(void)
 	Suite *s = suite_create("data");
 	TCase *tc = tcase_create("bytes");
 
+	test_base_init();
+
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, plain_message, 0, NCHUNKS);
 	tcase_add_loop_test(tc, dot_unstuffing, 0, NCHUNKS);

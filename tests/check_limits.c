@@ -684,6 +684,8 @@ Suite *limits_suite(void)
 	Suite *s = suite_create("limits");
 	TCase *tc = tcase_create("limits");
 
+	test_base_init();
+
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, max_recipients);
 	tcase_add_test(tc, default_max_recipients_is_100);

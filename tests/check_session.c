@@ -1173,6 +1173,8 @@ Suite *session_suite(void)
 	Suite *s = suite_create("session");
 	TCase *tc = tcase_create("conversation");
 
+	test_base_init();
+
 	tcase_add_test(tc, worked_example);
 	tcase_add_test(tc, worked_example_file);
 	tcase_add_test(tc, ehlo_lists_extensions);

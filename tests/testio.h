@@ -150,11 +150,55 @@ struct test_run {
 	unsigned nowned;
 };
 
+/*
+ * Temporary directories.  test_cleanup removes a test's spool; a test that
+ * fails ends before it (Check's forked child calls _exit, or longjmps when
+ * not forking).  So a suite function, which runs in Check's parent process,
+ * calls test_base_init(): spools are then made inside one base directory
+ * that the parent removes at exit, whatever became of the tests.
+ */
+static char testio_base[64];
+static pid_t testio_base_owner;
+
+static inline void testio_remove_base(void)
+{
+	char cmd[200];
+
+	if (testio_base[0] == '\0' || getpid() != testio_base_owner)
+		return;		/* a forked test's exit: not ours to remove */
+	snprintf(cmd, sizeof cmd, "chmod -R u+rwx '%s' 2>/dev/null; rm -rf '%s'",
+		 testio_base, testio_base);
+	if (system(cmd) != 0)
+		fprintf(stderr, "testio: cannot remove %s\n", testio_base);
+	testio_base[0] = '\0';
+}
+
+static inline void test_base_init(void)
+{
+	if (testio_base[0] != '\0')
+		return;
+	snprintf(testio_base, sizeof testio_base, "/tmp/smtpd-check-XXXXXX");
+	if (mkdtemp(testio_base) == NULL || atexit(testio_remove_base) != 0)
+		abort();
+	testio_base_owner = getpid();
+}
+
+/* A fresh directory (in the base when there is one) into dir[size]. */
+static inline void test_tmpdir(char *dir, size_t size, const char *prefix)
+{
+	int n;
+
+	if (testio_base[0] != '\0')
+		n = snprintf(dir, size, "%s/%s-XXXXXX", testio_base, prefix);
+	else
+		n = snprintf(dir, size, "/tmp/smtpd-%s-XXXXXX", prefix);
+	if (n < 0 || (size_t)n >= size || mkdtemp(dir) == NULL)
+		abort();
+}
+
 static inline void test_spool(struct test_run *r)
 {
-	snprintf(r->spool, sizeof r->spool, "/tmp/smtpd-check-XXXXXX");
-	if (mkdtemp(r->spool) == NULL)
-		abort();
+	test_tmpdir(r->spool, sizeof r->spool, "spool");
 }
 
 /* Run input through a session (cfg prepared by the caller, or defaults
