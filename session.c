@@ -430,14 +430,17 @@ static void content(struct session *s, char c)
 		}
 	}
 	d->line_len++;
+	d->size++;
 	emit(s, &c, 1);
 }
 
-/* A line end, stored as LF. */
-static void line_end(struct session *s)
+/* A line end, stored as LF; octets is what it counts for SIZE (RFC 1870:
+ * CRLF is two, a bare LF one). */
+static void line_end(struct session *s, unsigned octets)
 {
 	struct data *d = &s->data;
 
+	d->size += octets;
 	if (d->in_headers && d->line_len == 0)
 		d->in_headers = 0;
 	d->line_len = 0;
@@ -500,6 +503,7 @@ static size_t data_feed(struct session *s, const char *p, size_t n)
 				if (j > i) {
 					emit(s, p + i, j - i);
 					d->line_len += j - i;
+					d->size += j - i;
 					i = j;
 					continue;
 				}
@@ -508,7 +512,7 @@ static size_t data_feed(struct session *s, const char *p, size_t n)
 			if (c == '\r') {
 				d->st = D_CR;
 			} else if (c == '\n') {
-				line_end(s);
+				line_end(s, lf_ends ? 2 : 1);
 				d->st = lf_ends ? D_BOL : D_TEXT;
 			} else {
 				content(s, c);
@@ -516,7 +520,7 @@ static size_t data_feed(struct session *s, const char *p, size_t n)
 			break;
 		case D_CR:		/* "\r" inside a line */
 			if (c == '\n') {
-				line_end(s);
+				line_end(s, 2);
 				d->st = D_BOL;
 				i++;
 			} else {
@@ -672,7 +676,6 @@ static void data_receive(struct session *s)
 		}
 		size_t used = data_feed(s, p, (size_t)n);
 		input_consume(&s->in, used);
-		d->size += used;
 		if (d->size > s->cfg->max_size)
 			data_fail(s, R_TOO_BIG);
 	}
@@ -842,16 +845,19 @@ static void cmd_help(struct session *s, char *arg)
 /* A first line from a web browser or a TLS client is no SMTP client that
  * got confused: end at once, before it can be read as commands (as Postfix
  * does against cross-protocol attacks). */
-static int other_protocol(const char *verb)
+static int other_protocol(const char *line)
 {
 	static const char *const http[] = {"GET", "POST", "HEAD", "CONNECT", "PUT"};
-	unsigned char c = (unsigned char)verb[0];
+	unsigned char c = (unsigned char)line[0];
 
 	if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')))
 		return 1;
-	for (size_t i = 0; i < sizeof http / sizeof http[0]; i++)
-		if (strcmp(verb, http[i]) == 0)
+	for (size_t i = 0; i < sizeof http / sizeof http[0]; i++) {
+		size_t n = strlen(http[i]);
+		if (strncmp(line, http[i], n) == 0 &&
+		    (line[n] == ' ' || line[n] == '\0'))
 			return 1;
+	}
 	return 0;
 }
 
@@ -862,6 +868,10 @@ static void dispatch(struct session *s, char *line, size_t len)
 	size_t n;
 
 	s->commands++;
+	if (s->commands == 1 && !s->cfg->terminal && other_protocol(line)) {
+		close_with(s, R_NOT_SMTP);
+		return;
+	}
 	if (memchr(line, '\0', len) != NULL) {
 		refuse(s, R_UNKNOWN_COMMAND, NULL);
 		return;
@@ -874,10 +884,6 @@ static void dispatch(struct session *s, char *line, size_t len)
 	arg = line + n;
 	if (*arg == ' ')
 		*arg++ = '\0';
-	if (s->commands == 1 && !s->cfg->terminal && other_protocol(line)) {
-		close_with(s, R_NOT_SMTP);
-		return;
-	}
 	c = command_find(line);
 	if (c == NULL) {
 		refuse(s, R_UNKNOWN_COMMAND, NULL);

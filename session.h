@@ -37,7 +37,7 @@ struct data {
 	int header_match;		/* bytes of "Received:" matched, or -1 */
 	unsigned received;		/* Received: headers counted */
 	int nul;			/* a NUL byte was seen */
-	unsigned long long size;	/* bytes received on the wire */
+	unsigned long long size;	/* message octets as RFC 1870 counts them */
 	int error;			/* a reply id once refused, else -1 */
 	size_t olen;
 	char obuf[65536];		/* bytes on their way to the file */
