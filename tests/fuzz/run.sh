@@ -6,7 +6,8 @@
 #   tests/fuzz/run.sh --replay FILE...   run the given inputs once each
 #   tests/fuzz/run.sh --build            only build; prints the binary's path
 # Environment: FUZZ_OUT (build and work directory, default build/fuzz),
-# FUZZ_ARGS (more libFuzzer options), CLANG (default clang).
+# FUZZ_ARGS (more libFuzzer options), CLANG (default clang), FUZZ_NO_BUILD=1
+# (use the binary already in FUZZ_OUT).
 # New inputs found go to $FUZZ_OUT/corpus (the committed corpus is not
 # touched); crashes to $FUZZ_OUT/crash-*: copy each one, once understood,
 # into tests/fuzz/regressions/, which tests/t_fuzz.sh replays.
@@ -45,7 +46,9 @@ if ! echo 'int LLVMFuzzerTestOneInput(const char *d, long n){(void)d;(void)n;ret
 	exit 77
 fi
 rm -f "$OUT/probe"
-build
+if [ "${FUZZ_NO_BUILD:-0}" != 1 ] || [ ! -x "$OUT/fuzz_session" ]; then
+	build
+fi
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
