@@ -1,0 +1,37 @@
+#!/usr/bin/env python3
+"""t_inetd_option_error.py: under inetd and xinetd, fd 0, 1 and 2 are all
+the client's socket.  A bad option in the supervisor's configuration must
+then not send smtpd's complaint to the SMTP client: the client may get a
+421 reply, nothing else; the status is still 2.  (Run as inetd runs it: one
+end of a socket pair as stdin, stdout and stderr.)"""
+import os
+import re
+import socket
+import subprocess
+import sys
+
+SMTPD = os.environ.get("SMTPD") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "smtpd")
+
+failed = 0
+for args in (["--bogus"], ["--max-size", "lots"], ["unexpected"]):
+    server, client = socket.socketpair()
+    proc = subprocess.Popen([SMTPD] + args, stdin=server, stdout=server,
+                            stderr=server, close_fds=True)
+    server.close()
+    client.settimeout(10)
+    got = b""
+    while True:
+        data = client.recv(4096)
+        if not data:
+            break
+        got += data
+    status = proc.wait(timeout=10)
+    client.close()
+    lines = got.split(b"\r\n")
+    ok = status == 2 and all(re.match(rb"^421[ -]", l) for l in lines[:-1]) \
+        and lines[-1] == b""
+    print("%s: %s: status %d, the client got %r"
+          % ("ok" if ok else "FAIL", " ".join(args), status, got))
+    failed |= not ok
+sys.exit(1 if failed else 0)
