@@ -14,7 +14,11 @@
  - another protocol on the first line (HTTP methods, a line not starting
    with a letter, a TLS ClientHello): 421 at once, nothing acted on;
  - pipelining abuse: a message body sent behind a refused DATA, and
-   commands behind QUIT, are never acted on.
+   commands behind QUIT, are never acted on;
+ - size: a message over --max-size gets 552 5.3.4 (permanent), never a
+   4xx, however long its envelope and however the bytes arrive (smtpd's
+   own RLIMIT_FSIZE must leave room for all it may write before it
+   notices).
 """
 import os
 import re
@@ -389,13 +393,45 @@ def pipelining_after_quit():
     end(s, spool, what)
 
 
+def size_limit():
+    """The longest envelope with one recipient allowed (a 64-octet local
+    part at a 250-octet domain, a 250-octet HELO name), then exactly
+    --max-size bytes, read by smtpd before more is sent, then one more
+    buffer's worth: the file passes --max-size by up to 64 KiB before
+    the size check sees it.  For sizes around 2 x 64 KiB that reaches
+    the next 64 KiB write of the file."""
+    dom = "d" * 63 + "." + "e" * 63 + "." + "f" * 63 + ".example"
+    for m in range(130000, 130800, 100):
+        what = "a message over --max-size %d, long envelope" % m
+        spool, s = session(["--max-size", str(m), "--max-recipients", "1",
+                            "--min-free", "0"])
+        try:
+            s.expect(220, what)
+            s.send("EHLO %s\r\n" % ("h" * 250))
+            s.expect(250, what + ": EHLO")
+            s.send("MAIL FROM:<%s@%s>\r\nRCPT TO:<%s@example.org>\r\nDATA\r\n"
+                   % ("s" * 64, dom, "r" * 64))
+            s.expect(250, what + ": MAIL")
+            s.expect(250, what + ": RCPT")
+            s.expect(354, what + ": DATA")
+            s.send(b"x" * m)
+            s.drain()
+            s.send(b"y" * 70000 + b"\r\n.\r\n")
+            s.expect(552, what, text="552 5.3.4 Message size exceeds fixed maximum message size")
+            s.send("QUIT\r\n")
+            s.expect(221, what + ": QUIT")
+        except sc.Failure as e:
+            sc.check(False, "%s: %s" % (what, e))
+        end(s, spool, what)
+
+
 def main():
     # T_ABUSE_ONLY=name,name runs only those parts (for debugging).
     only = [n for n in os.environ.get("T_ABUSE_ONLY", "").split(",") if n]
     parts = [error_budget_stepwise, error_budget_pipelined, junk_budget,
              junk_default, idle_timeout, session_timeout, greet_delay,
              other_protocols, tls_hello, pipelining_after_refused_data,
-             pipelining_after_quit]
+             pipelining_after_quit, size_limit]
     rate = []
     t = None
     if not only or "min_rate" in only:
