@@ -202,7 +202,7 @@ def measure(kind, size):
                 s.send(block)
                 left -= len(block)
             s.send(b"z" * max(left - 2, 0) + b"\r\n.\r\n")
-            s.expect(250, "%s of %d bytes" % (kind, size), timeout=120)
+            s.expect(250, "%s of %d bytes" % (kind, size), timeout=600)
         elif kind == "message line":
             sc.envelope(s, what=kind)
             s.send(b"q" * size + b"\r\n.\r\n")
@@ -222,7 +222,9 @@ def measure(kind, size):
 
 
 def memory():
-    large = 256 * 1024 * 1024 if not ASAN else 64 * 1024 * 1024
+    # T_BADBYTES_LARGE=1073741824 measures a 1 GiB message (to /tmp's disk).
+    large = int(os.environ.get("T_BADBYTES_LARGE", 0)) or (
+        256 * 1024 * 1024 if not ASAN else 64 * 1024 * 1024)
     cases = [("message", 10 * 1024), ("message", 1024 * 1024), ("message", large),
              ("message line", 1024 * 1024), ("command line", 1024 * 1024)]
     got = {}
@@ -242,6 +244,34 @@ def memory():
              "a long command line costs more than a message: %s" % got)
     sc.check(max(got.values()) - small <= 64 + 2 * 64,
              "memory beyond the fixed buffers: %s" % got)
+
+
+def rlimits():
+    """smtpd's own walls: a file-size limit just above --max-size, and
+    (without sanitizers, which reserve terabytes) an address-space limit."""
+    for max_size in (1000000, 50000000):
+        what = "rlimits with --max-size %d" % max_size
+        spool = sc.make_spool()
+        s = sc.Smtpd(spool, args=["--max-size", str(max_size)])
+        try:
+            s.expect(220, what)
+            with open("/proc/%d/limits" % s.proc.pid) as f:
+                text = f.read()
+            fsize = re.search(r"Max file size\s+(\S+)", text).group(1)
+            aspace = re.search(r"Max address space\s+(\S+)", text).group(1)
+            print("%s: file size %s, address space %s" % (what, fsize, aspace))
+            sc.check(fsize != "unlimited" and max_size + 65536 <= int(fsize) <= max_size + 16 * 2**20,
+                     "%s: file size limit %s" % (what, fsize))
+            if not ASAN:
+                sc.check(aspace != "unlimited" and int(aspace) <= 2**30,
+                         "%s: address space limit %s" % (what, aspace))
+            s.send("QUIT\r\n")
+            s.expect(221, what)
+        except sc.Failure as e:
+            sc.check(False, "%s: %s" % (what, e))
+        s.close()
+        sc.check(s.wait() == 0, "%s: exit status %s" % (what, s.status))
+        sc.remove_tree(spool)
 
 
 # ---- signals ----
@@ -473,7 +503,7 @@ def vanished_reader():
 
 def main():
     only = [n for n in os.environ.get("T_BADBYTES_ONLY", "").split(",") if n]
-    for part in (first_line, command_states, data_state, memory, signals,
+    for part in (first_line, command_states, data_state, memory, rlimits, signals,
                  signal_at_commit, resets, vanished_reader):
         if not only or part.__name__ in only:
             part()
