@@ -8,6 +8,8 @@
  *                                          a connection (pipelined), by CONC
  *                                          processes at once
  *   client big HOST PORT SIZE              one message; times 354 to 250
+ *   client stream HOST PORT SIZE           the same bytes to bench/floor_stream:
+ *                                          354, the bytes, half-close, 250
  *   client gen COUNT SIZE [LINELEN]        a whole session (EHLO, COUNT
  *                                          messages, QUIT) on stdout
  *   client body SIZE [LINELEN]             one message as sent, on stdout
@@ -371,6 +373,34 @@ static int cmd_big(size_t size)
 	return !ok;
 }
 
+static int cmd_stream(size_t size)
+{
+	struct conn c;
+	char *msg = make_message(size, 78);
+	long long t0, t1;
+	int ok = 0;
+
+	if (msg == NULL || conn_open(&c) < 0) {
+		perror("client");
+		return 1;
+	}
+	if (expect(&c, 354) == 0) {
+		t0 = now_ns();
+		if (send_all(&c, msg, size) == 0 && send_all(&c, ".\r\n", 3) == 0 &&
+		    shutdown(c.fd, SHUT_WR) == 0 && expect(&c, 250) == 0) {
+			t1 = now_ns();
+			ok = 1;
+			printf("bytes=%zu seconds=%.4f mib_per_s=%.1f failed=0\n", size,
+			       (t1 - t0) / 1e9, size / 1048576.0 / ((t1 - t0) / 1e9));
+		}
+	}
+	conn_close(&c);
+	free(msg);
+	if (!ok)
+		printf("bytes=%zu seconds=0 mib_per_s=0 failed=1\n", size);
+	return !ok;
+}
+
 static int write_out(const char *p, size_t n)
 {
 	return fwrite(p, 1, n, stdout) == n ? 0 : -1;
@@ -402,7 +432,7 @@ static int cmd_gen(long count, size_t size, size_t linelen, int envelope)
 
 static int usage(void)
 {
-	fputs("usage: client wait|conn|msg|big|gen|body ... (see bench/client.c)\n", stderr);
+	fputs("usage: client wait|conn|msg|big|stream|gen|body ... (see bench/client.c)\n", stderr);
 	return 2;
 }
 
@@ -433,10 +463,10 @@ int main(int argc, char **argv)
 		return usage();
 	if (!strcmp(argv[1], "wait") && argc == 4)
 		return cmd_wait();
-	if (!strcmp(argv[1], "big") && argc == 5) {
+	if ((!strcmp(argv[1], "big") || !strcmp(argv[1], "stream")) && argc == 5) {
 		if (number(argv[4], 1, MAX_SIZE, &size) < 0)
 			return 2;
-		return cmd_big((size_t)size);
+		return argv[1][0] == 'b' ? cmd_big((size_t)size) : cmd_stream((size_t)size);
 	}
 	if (!strcmp(argv[1], "conn") && argc == 6) {
 		if (number(argv[4], 1, 1000000, &count) < 0 ||
