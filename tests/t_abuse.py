@@ -13,7 +13,8 @@
    patient one its 220 after the delay;
  - another protocol on the first line (HTTP methods, a line not starting
    with a letter, a TLS ClientHello): 421 at once, nothing acted on;
- - pipelining abuse: a message body sent behind a refused DATA, and
+ - pipelining abuse: a message body sent behind a refused DATA (in the
+   same packet, or in a later one that arrives before the refusal), and
    commands behind QUIT, are never acted on;
  - size: a message over --max-size gets 552 5.3.4 (permanent), never a
    4xx, however long its envelope and however the bytes arrive (smtpd's
@@ -352,6 +353,26 @@ def pipelining_after_refused_data():
     sc.check(got == [220, 250, 250, 550, 554, 421], "%s: replies %s" % (what, codes))
     sc.check(codes and codes[-1][1].startswith("421 4.5.0 mx.test Improper pipelining"),
              "%s: last %r" % (what, codes[-1:]))
+    end(s, spool, what)
+
+    what = "body behind a refused DATA, in a later packet"
+    # The body arrives after smtpd has read DATA but before it answers
+    # (here: while it sits in the error tarpit): it is in the socket, not
+    # yet in smtpd's buffer.  It must not be read as commands either.
+    spool, s = session(["--soft-errors", "0", "--error-delay", "500"])
+    try:
+        sc.greet(s, what=what)
+        s.send("MAIL FROM:<a@client.example>\r\nRCPT TO:<x@elsewhere.example>\r\nDATA\r\n")
+        s.drain()
+        if not s.wait_poll():
+            print("note: %s: cannot see smtpd wait (/proc/PID/syscall); not checked" % what)
+        s.send("MAIL FROM:<evil@attacker.example>\r\nRCPT TO:<bob@example.org>\r\n"
+               "DATA\r\nSubject: smuggled\r\n\r\nevil\r\n.\r\nQUIT\r\n")
+        out = s.rest(timeout=15)
+        sc.check(re.findall(rb"(?m)^\d{3}", out) == [b"250", b"550", b"554", b"421"],
+                 "%s: got %r" % (what, out))
+    except sc.Failure as e:
+        sc.check(False, "%s: %s" % (what, e))
     end(s, spool, what)
 
     what = "refused DATA with nothing behind it"
