@@ -19,6 +19,7 @@
 #   BENCH_PEERS=1           0: no Exim, no smtp-sink
 #   BENCH_FETCH=1           0: never apt-get download Exim's package
 #   BENCH_NETNS=1           0: no private network namespace (host loopback)
+#   BENCH_SECTIONS="conn msg big rss fsync users"  the parts to run
 #   SMTPD=./smtpd           the binary measured
 # Needs: cc, python3, valgrind, strace, tcpserver (ucspi-tcp),
 # systemd-socket-activate (systemd); Postfix for smtp-sink; Exim comes from
@@ -65,6 +66,8 @@ PEERS=${BENCH_PEERS:-1}
 WORK=${BENCH_DIR:-$ROOT/build/bench}
 case $WORK in /*) ;; *) WORK=$ROOT/$WORK ;; esac
 HOST=127.0.0.1
+SECTIONS=${BENCH_SECTIONS:-conn msg big rss fsync users}
+want() { case " $SECTIONS " in *" $1 "*) return 0 ;; esac; return 1; }
 CC=${CC:-cc}
 T0=$EPOCHREALTIME
 # V: every repetition's values; M: their medians; P: ports; C: call counts
@@ -248,7 +251,7 @@ spool_clear() { find "$1/new" "$1/tmp" -type f -delete; }
 out "smtpd benchmark (make bench), $(date -u '+%Y-%m-%d %H:%M UTC')"
 out "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), $(uname -sr), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)"
 out "disk: $(df -T "$WORK" | awk 'NR == 2 {print $2 " on " $1}') (work dir $WORK)"
-out "smtpd: $SMTPD ($("$SMTPD" --version 2>/dev/null)), linked to: $(ldd "$SMTPD" 2>/dev/null | awk '$1 !~ /vdso/ {print $1}' | xargs -n1 basename | tr '\n' ' ')"
+out "smtpd: $SMTPD ($("$SMTPD" --version 2>/dev/null)), linked to: $(ldd "$SMTPD" 2>/dev/null | awk '$1 !~ /vdso/ {print $1}' | xargs -r -n1 basename | tr '\n' ' ')"
 out "floor: $CC -O2 bench/floor_greet.c (dynamically linked, one write); durable floor: bench/floor_durable.c"
 out "peers: exim ${EXIM:+$EXIM_VERSION ($EXIM -bs, throw-away config)}${EXIM_WHY} | smtp-sink ${SINK:-$SINK_WHY}"
 out "repetitions: $REPS, interleaved; figures are medians; network: $([ "${BENCH_IN_NS:-0}" = 1 ] && echo 'loopback in a private namespace' || echo 'host loopback')"
@@ -281,6 +284,57 @@ cg() {
 printf 'QUIT\r\n' >"$WORK/in/quit"
 
 # =========================================================================
+# Supervisors for every network figure, started once, all at once
+
+start_tcpserver() { # program args...: sets SUPPORT to the port
+	next_port
+	tcpserver -R -H -l 0 -c 40 "$HOST" "$PORT" "$@" 2>>"$WORK/log/tcpserver.log" &
+	PIDS+=($!)
+	SUPPORT=$PORT
+	"$CLIENT" wait "$HOST" "$PORT" 2>>"$WORK/log/client.log" || SUPPORT=
+}
+start_ssa() {
+	next_port
+	systemd-socket-activate -l "$HOST:$PORT" --accept --inetd "$@" 2>>"$WORK/log/ssa.log" &
+	PIDS+=($!)
+	SUPPORT=$PORT
+	"$CLIENT" wait "$HOST" "$PORT" 2>>"$WORK/log/client.log" || SUPPORT=
+}
+start_sink() {
+	next_port
+	"$SINK" -u nobody "$HOST:$PORT" 256 2>>"$WORK/log/smtp-sink.log" &
+	PIDS+=($!)
+	SUPPORT=$PORT
+	"$CLIENT" wait "$HOST" "$PORT" 2>>"$WORK/log/client.log" || SUPPORT=
+}
+if want conn || want msg || want big; then
+if have tcpserver; then
+	start_tcpserver "$FLOOR"; P[ts_floor]=$SUPPORT
+	start_tcpserver "$SMTPD" "${SMTPD_ARGS[@]}"; P[ts_smtpd]=$SUPPORT
+	start_tcpserver "$DURABLE" "$SP_FLOOR"; P[ts_durable]=$SUPPORT
+	start_tcpserver "$STREAM" "$SP_FLOOR"; P[ts_stream]=$SUPPORT
+	[ -n "$EXIM" ] && { start_tcpserver $(EXIM_CMD); P[ts_exim]=$SUPPORT; }
+fi
+if have systemd-socket-activate; then
+	start_ssa "$FLOOR"; P[ssa_floor]=$SUPPORT
+	start_ssa "$SMTPD" "${SMTPD_ARGS[@]}"; P[ssa_smtpd]=$SUPPORT
+	[ -n "$EXIM" ] && { start_ssa $(EXIM_CMD); P[ssa_exim]=$SUPPORT; }
+fi
+[ -n "$SINK" ] && { start_sink; P[sink]=$SUPPORT; }
+fi
+spool_clear "$SP_SMTPD"; spool_clear "$SP_FLOOR"; [ -n "$EXIM" ] && exim_clear
+
+FAILS= MISMATCH= N0=1
+rate() { # key port client-args...: appends the rate to V[key]
+	local key=$1 port=$2 l
+	shift 2
+	[ -n "$port" ] || return
+	l=$("$CLIENT" "${1}" "$HOST" "$port" "${@:2}" 2>>"$WORK/log/client.log")
+	V[$key]+=" $(kv per_second "$l")"
+	[ "$(kv failed "$l")" = 0 ] || FAILS+=" $key($(kv failed "$l") failed)"
+}
+# =========================================================================
+if want conn; then
 out "## Per connection: greeting + QUIT"
 out ""
 for ((r = 1; r <= REPS; r++)); do
@@ -309,51 +363,6 @@ for k in cg_floor cg_floor_sd cg_smtpd cg_exim wall_floor wall_floor_sd wall_smt
 done
 
 # connections per second: each program under each supervisor, one client
-start_tcpserver() { # program args...: sets SUPPORT to the port
-	next_port
-	tcpserver -R -H -l 0 -c 40 "$HOST" "$PORT" "$@" 2>>"$WORK/log/tcpserver.log" &
-	PIDS+=($!)
-	SUPPORT=$PORT
-	"$CLIENT" wait "$HOST" "$PORT" 2>>"$WORK/log/client.log" || SUPPORT=
-}
-start_ssa() {
-	next_port
-	systemd-socket-activate -l "$HOST:$PORT" --accept --inetd "$@" 2>>"$WORK/log/ssa.log" &
-	PIDS+=($!)
-	SUPPORT=$PORT
-	"$CLIENT" wait "$HOST" "$PORT" 2>>"$WORK/log/client.log" || SUPPORT=
-}
-start_sink() {
-	next_port
-	"$SINK" -u nobody "$HOST:$PORT" 256 2>>"$WORK/log/smtp-sink.log" &
-	PIDS+=($!)
-	SUPPORT=$PORT
-	"$CLIENT" wait "$HOST" "$PORT" 2>>"$WORK/log/client.log" || SUPPORT=
-}
-if have tcpserver; then
-	start_tcpserver "$FLOOR"; P[ts_floor]=$SUPPORT
-	start_tcpserver "$SMTPD" "${SMTPD_ARGS[@]}"; P[ts_smtpd]=$SUPPORT
-	start_tcpserver "$DURABLE" "$SP_FLOOR"; P[ts_durable]=$SUPPORT
-	start_tcpserver "$STREAM" "$SP_FLOOR"; P[ts_stream]=$SUPPORT
-	[ -n "$EXIM" ] && { start_tcpserver $(EXIM_CMD); P[ts_exim]=$SUPPORT; }
-fi
-if have systemd-socket-activate; then
-	start_ssa "$FLOOR"; P[ssa_floor]=$SUPPORT
-	start_ssa "$SMTPD" "${SMTPD_ARGS[@]}"; P[ssa_smtpd]=$SUPPORT
-	[ -n "$EXIM" ] && { start_ssa $(EXIM_CMD); P[ssa_exim]=$SUPPORT; }
-fi
-[ -n "$SINK" ] && { start_sink; P[sink]=$SUPPORT; }
-spool_clear "$SP_SMTPD"; spool_clear "$SP_FLOOR"; [ -n "$EXIM" ] && exim_clear
-
-FAILS=
-rate() { # key port client-args...: appends the rate to V[key]
-	local key=$1 port=$2 l
-	shift 2
-	[ -n "$port" ] || return
-	l=$("$CLIENT" "${1}" "$HOST" "$port" "${@:2}" 2>>"$WORK/log/client.log")
-	V[$key]+=" $(kv per_second "$l")"
-	[ "$(kv failed "$l")" = 0 ] || FAILS+=" $key($(kv failed "$l") failed)"
-}
 for ((r = 1; r <= REPS; r++)); do
 	for s in ts ssa; do
 		for p in floor smtpd exim; do
@@ -387,11 +396,12 @@ out ""
 M[cg_conn_ratio]=$(ratio "${M[cg_smtpd]}" "${M[cg_floor]}")
 target "instructions per connection / floor's" "${M[cg_conn_ratio]}" "<= 1.3" "$(cmp_le "${M[cg_conn_ratio]}" 1.3)"
 target "wall time per connection under tcpserver / floor's" "${M[conn_ts_ratio]}" "<= 1.3" "$(cmp_le "${M[conn_ts_ratio]}" 1.3)"
+fi
 
 # =========================================================================
+if want msg; then
 out "## Per message: 1 KiB messages, messages per second (tcpserver; smtp-sink listens itself)"
 out ""
-MISMATCH=
 msg_rate() { # key port per conc: one figure for smtpd/exim/sink, checked against the spool
 	local key=$1 port=$2 per=$3 conc=$4 n
 	[ -n "$port" ] || return
@@ -434,7 +444,6 @@ target "messages/s, 1 KiB, 1 per connection / durable floor's" "${M[msg_ratio]}"
 out ""
 
 # instructions per message on a pipe: sessions of N and N+K messages
-N0=1
 for size in 1024 10240; do
 	"$CLIENT" gen "$N0" "$size" >"$WORK/in/s$N0.$size"
 	"$CLIENT" gen "$((N0 + K))" "$size" >"$WORK/in/s$((N0 + K)).$size"
@@ -463,8 +472,10 @@ for size in 1024 10240; do
 done
 target "instructions per further 10 KiB message" "$(fmt "${M[pm_smtpd_10240]}")" "<= 200,000" "$(cmp_le "${M[pm_smtpd_10240]}" 200000)"
 out ""
+fi
 
 # =========================================================================
+if want big; then
 out "## Throughput: one ${BIG_MIB} MiB message, MiB/s from 354 to 250"
 out ""
 BIG=$((BIG_MIB * 1048576))
@@ -496,8 +507,10 @@ note "socket floor: bench/floor_stream.c under tcpserver, the same bytes read fr
 M[big_ratio]=$(ratio "${M[big_smtpd]}" "${M[big_cat]}")
 target "${BIG_MIB} MiB message throughput / cat+fsync" "${M[big_ratio]}" ">= 0.80" "$(cmp_ge "${M[big_ratio]}" 0.80)"
 out ""
+fi
 
 # =========================================================================
+if want rss; then
 out "## Memory: peak RSS (ru_maxrss), KiB, one session on a pipe"
 out ""
 "$CLIENT" gen 1 10240 >"$WORK/in/rss.10k"
@@ -530,8 +543,10 @@ M[rss_spread]=$(printf '%s\n' "${M[rss_smtpd_10k]}" "${M[rss_smtpd_big]}" "${M[r
 	awk '/^[0-9.]+$/ {if (n == 0 || $1 < lo) lo = $1; if (n == 0 || $1 > hi) hi = $1; n++} END {if (n == 3) print hi - lo; else print "-"}')
 target "peak RSS spread over 10 KiB, ${BIG_MIB} MiB, 1 MiB line (KiB)" "${M[rss_spread]}" "<= 64" "$(cmp_le "${M[rss_spread]}" 64)"
 out ""
+fi
 
 # =========================================================================
+if want fsync; then
 out "## Durability: calls per message (strace -f, a session of 10 messages on a pipe)"
 out ""
 NF=10
@@ -571,8 +586,10 @@ f=$(per smtpd_file) d=$(per smtpd_dir)
 target "fsyncs of the file per message" "$f" "<= 1" "$(cmp_le "$f" 1)"
 target "fsyncs of new/ per message" "$d" "<= 1" "$(cmp_le "$d" 1)"
 out ""
+fi
 
 # =========================================================================
+if want users; then
 out "## Users table (issue 3): instructions for EHLO, MAIL, RCPT, QUIT on a pipe"
 out ""
 if ! "$SMTPD" --help 2>/dev/null | grep -q -- '--users'; then
@@ -612,6 +629,7 @@ else
 	rm -rf "$U"
 	out ""
 fi
+fi
 
 # =========================================================================
 out "## Targets (issues 6 and 3; informational, ratios from this run)"
@@ -636,10 +654,13 @@ if [ -f "$(ls "$WORK"/cg/smtpd_conn.out.* 2>/dev/null | head -n1)" ]; then
 	$CGSUM objects "$WORK"/cg/floor.out.* | tee -a "$RESULTS"
 	out "smtpd, greeting + QUIT, top functions:"
 	$CGSUM top "$WORK"/cg/smtpd_conn.out.* 12 | tee -a "$RESULTS"
-	a=$(ls "$WORK"/cg/smtpd_n$N0.10240.out.* | head -n1) b=$(ls "$WORK"/cg/smtpd_n$((N0 + K)).10240.out.* | head -n1)
-	out "smtpd, per further 10 KiB message, top functions:"
-	$CGSUM delta "$a" "$b" "$K" 12 | tee -a "$RESULTS"
-	for f in "$WORK"/cg/smtpd_conn.out.* "$a" "$b"; do
+	a=$(ls "$WORK"/cg/smtpd_n$N0.10240.out.* 2>/dev/null | head -n1)
+	b=$(ls "$WORK"/cg/smtpd_n$((N0 + K)).10240.out.* 2>/dev/null | head -n1)
+	if [ -n "$a" ] && [ -n "$b" ]; then
+		out "smtpd, per further 10 KiB message, top functions:"
+		$CGSUM delta "$a" "$b" "$K" 12 | tee -a "$RESULTS"
+	fi
+	for f in "$WORK"/cg/smtpd_conn.out.* $a $b; do
 		callgrind_annotate "$f" >"$f.annotate.txt" 2>/dev/null
 	done
 	out "(callgrind_annotate output: $WORK/cg/*.annotate.txt)"
