@@ -100,6 +100,7 @@ struct options {
 	unsigned min_rate;
 	int min_free_set;
 	char hostname[256];
+	char state_dir[PATH_MAX];
 };
 
 static void usage_error(const char *fmt, const char *a, const char *b)
@@ -148,7 +149,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 	int opt;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":", long_options, NULL)) != -1) {
 		switch (opt) {
 		case OPT_SPOOL:
 			if (*optarg == '\0')
@@ -249,10 +250,14 @@ static void finish_config(struct options *o)
 	if (c->spool == NULL) {
 		/* systemd's StateDirectory= may list several; take the first. */
 		const char *sd = getenv("STATE_DIRECTORY");
-		if (sd != NULL && *sd != '\0' && strchr(sd, ':') == NULL)
-			c->spool = sd;
-		else
+		size_t n = sd != NULL ? strcspn(sd, ":") : 0;
+		if (n > 0 && n < sizeof o->state_dir) {
+			memcpy(o->state_dir, sd, n);
+			o->state_dir[n] = '\0';
+			c->spool = o->state_dir;
+		} else {
 			c->spool = "/var/spool/smtpd";
+		}
 	}
 	if (!o->min_free_set)
 		c->min_free = c->max_size > (1ULL << 48) ? c->max_size : 3 * c->max_size;

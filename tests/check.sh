@@ -36,7 +36,8 @@ run_suite() {	# label prefix(B)
 		case $t in *.sh|*.py) ;; *) continue ;; esac
 		SMTPD="$SRC/${b}smtpd" SRCDIR="$SRC" BUILD="$SRC/$b" SMTPD_VARIANT="$label" \
 			timeout 900 "$t"
-		result "$label $(basename "$t")" $?
+		rc=$?	# before $(basename ...), which resets $?
+		result "$label $(basename "$t")" $rc
 	done
 }
 
