@@ -937,6 +937,25 @@ int session_refuse(struct session *s, enum reply_id why)
 	return 1;
 }
 
+/* A TLS ClientHello or other binary greeting may hold no line end for a
+ * long while, and its sender waits for an answer: judge it by its first
+ * byte, as soon as that arrives. */
+static void first_byte_check(struct session *s)
+{
+	const char *p;
+	ssize_t n = input_peek(&s->in, &p);
+
+	if (n <= 0) {
+		input_failed(s, n);
+		return;
+	}
+	unsigned char c = (unsigned char)p[0];
+	if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'))) {
+		s->commands++;
+		close_with(s, R_NOT_SMTP);
+	}
+}
+
 int session_run(struct session *s)
 {
 	const struct io *io = s->in.io;
@@ -957,6 +976,8 @@ int session_run(struct session *s)
 	}
 	if (s->state != S_DONE)
 		reply_send(&s->out, R_GREETING, s->cfg->hostname);
+	if (s->state != S_DONE && !s->cfg->terminal)
+		first_byte_check(s);
 	while (s->state != S_DONE) {
 		char *line;
 		size_t len;
