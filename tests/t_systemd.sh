@@ -48,7 +48,17 @@ stop_container() {
 	kill -0 "$NSPAWN" 2>/dev/null && { kill -KILL "$NSPAWN"; wait "$NSPAWN" 2>/dev/null; }
 	NSPAWN=
 }
-trap 'stop_container; rm -rf "$W"' EXIT
+CG=
+remove_cgroup() {	# what the container left of its cgroup tree, leaves first
+	[ -n "$CG" ] && [ -d "$CG" ] || return 0
+	for _ in $(seq 1 50); do
+		find "$CG" -depth -type d -exec rmdir {} + 2>/dev/null
+		[ -d "$CG" ] || return 0
+		sleep 0.1
+	done
+	echo "$ME: could not remove cgroup $CG"
+}
+trap 'stop_container; remove_cgroup; rm -rf "$W"' EXIT
 
 # ---- what a package would ship, in $W/root --------------------------------
 # -o: install the binary under test as it is, never rebuild it here.
@@ -152,8 +162,22 @@ fi
 # systemd), --console=pipe (no tty), CAP_BPF and bpf() so that IPAddressDeny=
 # is really enforced, a unified cgroup tree, a private network with its own
 # loopback where port 25 is free.
+# With --keep-unit, the container's root cgroup is the one nspawn starts
+# in: two containers started from one cgroup (two test runs at once) would
+# share, and tear down, each other's cgroups.  Each gets a cgroup of its
+# own, removed afterwards.
+CG=
+for root in /sys/fs/cgroup/unified /sys/fs/cgroup; do
+	[ "$(stat -f -c %T "$root" 2>/dev/null)" = cgroup2fs ] || continue
+	CG=$root$(awk -F: '$1 == "0" { print $3 }' /proc/self/cgroup)
+	CG=${CG%/}/smtpd-nspawn-$$
+	mkdir "$CG" || skip "cannot create cgroup $CG"
+	break
+done
+[ -n "$CG" ] || skip "no cgroup2 hierarchy for the container"
 t0=$(date +%s%N)
-SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 systemd-nspawn -q -D / --volatile=yes \
+SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CG" \
+	systemd-nspawn -q -D / --volatile=yes \
 	--private-network --boot --register=no --keep-unit --console=pipe \
 	--machine="smtpd-t$$" --capability=CAP_BPF --system-call-filter=bpf \
 	--overlay-ro="/usr:$W/root/usr:/usr" --bind-ro="$E:/etc/systemd/system" \
