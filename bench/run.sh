@@ -254,6 +254,7 @@ out "disk: $(df -T "$WORK" | awk 'NR == 2 {print $2 " on " $1}') (work dir $WORK
 out "smtpd: $SMTPD ($("$SMTPD" --version 2>/dev/null)), linked to: $(ldd "$SMTPD" 2>/dev/null | awk '$1 !~ /vdso/ {print $1}' | xargs -r -n1 basename | tr '\n' ' ')"
 out "floor: $CC -O2 bench/floor_greet.c (dynamically linked, one write); durable floor: bench/floor_durable.c"
 out "peers: exim ${EXIM:+$EXIM_VERSION ($EXIM -bs, throw-away config)}${EXIM_WHY} | smtp-sink ${SINK:-$SINK_WHY}"
+out "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews times, not instruction counts)"
 out "repetitions: $REPS, interleaved; figures are medians; network: $([ "${BENCH_IN_NS:-0}" = 1 ] && echo 'loopback in a private namespace' || echo 'host loopback')"
 [ -n "$MISSING" ] && out "missing tools (their figures are skipped):$MISSING"
 out ""
@@ -666,5 +667,6 @@ if [ -f "$(ls "$WORK"/cg/smtpd_conn.out.* 2>/dev/null | head -n1)" ]; then
 	out "(callgrind_annotate output: $WORK/cg/*.annotate.txt)"
 fi
 out ""
+out "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 out "bench took $(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.0f", b - a}') s; this table: $RESULTS"
 exit 0
