@@ -13,7 +13,9 @@
  *                     session deadline, too slow (6, 7: EOF)
  *           bit 6     a small error budget: 2 soft, 4 hard, junk 3
  *           bit 7     --min-free larger than any disk: MAIL gets 452
- *   byte 1  bytes per read: 0 means all that is left
+ *   byte 1  bytes per read: 0 means all that is left; 255 one line per
+ *           read (a client that waits for each reply), where testio.h
+ *           offers that
  *
  * Besides the sanitizers, every run checks what the session promises:
  * it returns 0; every reply line is "DDD " or "DDD-" and ends in CRLF;
@@ -178,6 +180,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r.tio.in = (const char *)data;
 	r.tio.inlen = size;
 	r.tio.chunk = chunk;
+#ifdef TESTIO_LINES
+	if (chunk == 255)
+		r.tio.chunk = TESTIO_LINES;
+#endif
 	r.tio.end_status = ends[(flags >> 3) & 7];
 	testio_bind(&r.tio, &r.io);
 
