@@ -1,0 +1,1978 @@
+/*
+ * users.c: the recipients table of --users.  It owns the table's two forms
+ * and every rule about them: parsing and checking the text form, looking a
+ * recipient up, expanding groups, searching for VRFY, compiling the cdb
+ * form and reading it.  Nothing here speaks SMTP; session.c turns kinds
+ * into replies.
+ *
+ * The rules of the text form (users.h shows the lines):
+ *  - '#' at the start of a field begins a comment, so "a#b@d" is still an
+ *    address; blank lines are ignored; a CR before the LF is ignored.
+ *  - A line longer than USERS_LINE_MAX bytes, a NUL byte, a bad address,
+ *    an unknown kind, a missing or extra field, a duplicate key, a group
+ *    loop: each is an error with its line number.  users_check reports
+ *    them all; users_open and users_compile refuse the table at the first.
+ *  - Addresses: RFC 5321 mailboxes (address.c's grammar) without angle
+ *    brackets, ASCII only: SMTPUTF8 is not offered, so an address with a
+ *    byte over 127 could never arrive and is reported as an error.  A
+ *    quoted local part may hold blanks ("john smith"@d is one field).
+ *  - Keys compare case-insensitively in the local part too (RFC 5321 2.4
+ *    lets the receiver decide; mailbox names differing only in case are a
+ *    trap), and a quoted local part equals its unquoted form.  Keys are
+ *    stored in that canonical form (lowercase); targets and members are
+ *    kept as written, since they may be foreign addresses.
+ *  - @DOMAIN entries are catch-alls and may only "accept", with no name.
+ *  - A full name is the rest of an accept line, blanks between its words
+ *    made one space: at most USERS_NAME_MAX bytes, printable ASCII or valid
+ *    UTF-8 (shortest form, no surrogates, nothing past U+10FFFF), no
+ *    control characters (C0, DEL, C1), no '<' or '>' (VRFY shows the
+ *    address between them).  It goes into replies, so it must be clean.
+ *  - A forward or moved entry names one address, not itself.
+ *  - A group names one or more members.  A member that is a group is
+ *    expanded (each address once); a forward member stands for its target
+ *    (not followed further: targets are spooled as written); a member that
+ *    has moved is an error (mail for it would be lost silently); any other
+ *    member is spooled as written: an accept entry, an address a catch-all
+ *    takes, a foreign address, or an unknown address at one of our domains
+ *    (the table cannot tell which domains are ours, and the delivery
+ *    program is the place that knows what to do with it).  Members are
+ *    looked up exactly: no recipient delimiter, so --check-users can prove
+ *    that no loop exists whatever the delimiter.
+ *
+ * The text form in memory: the file in one buffer plus an open-addressing
+ * hash table of 32-bit offsets, two allocations whatever the size.  Each
+ * entry's line is rewritten in place, once parsed, into a record:
+ *     kind byte, canonical key, NUL, arguments each ending in NUL, NUL
+ * which is always shorter than the line it replaces (the kind word alone
+ * is five bytes or more), so the line's LF stays where it was and the
+ * buffer can still be walked line by line in file order.  Lines that are
+ * not entries start with a NUL byte.
+ *
+ * The cdb form (tinycdb: mapped, never read whole, looked up with
+ * cdb_find) holds these records:
+ *     "\0smtpd-users-format"  -> USERS_CDB_FORMAT
+ *     'a' KEY                 -> kind letter (A F M G), then the arguments
+ *                                as in the text record (name; target;
+ *                                members), each ending in NUL
+ *     'l' LOCALPART           -> the positions in the file of the 'a'
+ *                                records with that local part
+ *     'n' WORD                -> the positions of the 'a' records of the
+ *                                accept entries with that word in their
+ *                                full name (lowercase)
+ * A list holds 4-byte little-endian positions in table order, so its
+ * length is its count, and a VRFY for "Smith" reads the entries it shows
+ * and nothing else.  One record per distinct secondary key (not one per
+ * entry) keeps cdb's hash chains short even when thousands of entries
+ * share a local part.  A name of several words is found through its rarest
+ * word's list.
+ */
+#include <cdb.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "users.h"
+
+#define USERS_CDB_MAGIC "\0smtpd-users-format"
+#define USERS_CDB_MAGIC_LEN (sizeof USERS_CDB_MAGIC - 1)
+#define USERS_CDB_FORMAT "1"
+
+#define KEY_MAX (ADDRESS_MAX + 1)	/* a canonical key, "@domain" included */
+#define SLOT_EMPTY UINT32_MAX
+#define KIND_MASK 0x0f			/* text records: kind in the low bits */
+#define MARK_ACTIVE 0x10		/* loop check: on the current path */
+#define MARK_DONE 0x20			/* loop check: fully explored */
+
+enum users_form { FORM_TEXT, FORM_CDB };
+
+struct users {
+	enum users_form form;
+	/* text form */
+	char *buf;		/* the file, records rewritten in place, NUL-ended */
+	size_t size;		/* bytes of the file */
+	uint32_t *slot;		/* offsets of records, SLOT_EMPTY if free */
+	size_t mask;		/* slots - 1 (a power of two minus one) */
+	/* cdb form */
+	struct cdb cdb;
+	size_t mapped;		/* bytes of the mapping */
+};
+
+/* One entry, from either form. */
+struct rec {
+	enum users_kind kind;
+	const char *key;	/* canonical, NUL-terminated */
+	const char *args;	/* NUL-terminated strings... */
+	const char *end;	/* ...up to here */
+};
+
+/* ---------------------------------------------------------------------
+ * Characters, canonical forms, hashing
+ */
+
+static int lower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
+
+static int is_blank(int c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* atext of RFC 5322 3.2.3, as address.c reads it. */
+static int is_atext(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') ||
+	       (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+}
+
+static int is_dot_string(const char *s, size_t n)
+{
+	size_t atom = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '.') {
+			if (atom == 0)
+				return 0;
+			atom = 0;
+		} else if (is_atext((unsigned char)s[i])) {
+			atom++;
+		} else {
+			return 0;
+		}
+	}
+	return atom > 0;
+}
+
+/* The canonical form of a local part already checked by address_parse:
+ * unquoted when it is a Dot-string inside its quotes, else quoted with
+ * only '"' and '\' escaped; lowercase.  Never longer than the input. */
+static size_t canon_local(const char *s, size_t n, char *out)
+{
+	char plain[ADDRESS_LOCAL_MAX + 1];
+	size_t m = 0, o = 0;
+
+	if (n == 0 || s[0] != '"') {
+		for (size_t i = 0; i < n; i++)
+			out[i] = (char)lower((unsigned char)s[i]);
+		return n;
+	}
+	for (size_t i = 1; i + 1 < n && m < sizeof plain; i++) {
+		if (s[i] == '\\')
+			i++;
+		plain[m++] = (char)lower((unsigned char)s[i]);
+	}
+	if (is_dot_string(plain, m)) {
+		memcpy(out, plain, m);
+		return m;
+	}
+	out[o++] = '"';
+	for (size_t i = 0; i < m; i++) {
+		if (plain[i] == '"' || plain[i] == '\\')
+			out[o++] = '\\';
+		out[o++] = plain[i];
+	}
+	out[o++] = '"';
+	return o;
+}
+
+/* The canonical key of "local@domain" (s, n bytes, no angle brackets, no
+ * source route) into out[KEY_MAX + 1]: its length, or 0 when s is not such
+ * an address. */
+static size_t canon_mailbox(const char *s, size_t n, char *out)
+{
+	char path[ADDRESS_MAX + 3];
+	struct address a;
+	const char *rest;
+	size_t o, dlen;
+
+	if (n == 0 || n > ADDRESS_MAX || s[0] == '@' || memchr(s, '\0', n))
+		return 0;
+	path[0] = '<';
+	memcpy(path + 1, s, n);
+	path[n + 1] = '>';
+	path[n + 2] = '\0';
+	if (address_parse(path, &a, &rest) != ADDRESS_OK || *rest != '\0' ||
+	    a.domain == NULL)
+		return 0;
+	o = canon_local(a.mailbox, a.local_len, out);
+	out[o++] = '@';
+	dlen = strlen(a.domain);
+	for (size_t i = 0; i < dlen; i++)
+		out[o++] = (char)lower((unsigned char)a.domain[i]);
+	out[o] = '\0';
+	return o;
+}
+
+/* The canonical key of "@domain": its length, or 0. */
+static size_t canon_catchall(const char *s, size_t n, char *out)
+{
+	if (n < 2 || n > ADDRESS_DOMAIN_MAX + 1 || s[0] != '@' || memchr(s, '\0', n))
+		return 0;
+	for (size_t i = 0; i < n; i++)	/* address.c wants the domain NUL-ended */
+		out[i] = (char)lower((unsigned char)s[i]);
+	out[n] = '\0';
+	return address_valid_domain(out + 1, n - 1) ? n : 0;
+}
+
+/* Length of a canonical key's local part (up to its last '@'). */
+static size_t key_local_len(const char *key, size_t n)
+{
+	while (n > 0 && key[n - 1] != '@')
+		n--;
+	return n > 0 ? n - 1 : 0;
+}
+
+static uint32_t hash_key(const char *s, size_t n)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+/* Untrusted text for a message: printable ASCII kept, the rest as \xHH,
+ * cut with "..." beyond about 60 bytes. */
+static const char *show(char *out, size_t outsize, const char *s, size_t n)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n && o + 8 < outsize; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (o > 60) {
+			memcpy(out + o, "...", 3);
+			o += 3;
+			break;
+		}
+		if (c >= 32 && c < 127 && c != '\\') {
+			out[o++] = (char)c;
+		} else {
+			snprintf(out + o, outsize - o, "\\x%02x", c);
+			o += 4;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* ---------------------------------------------------------------------
+ * Records of the two forms
+ */
+
+static const char *arg_next(const char **cursor, const char *end)
+{
+	const char *s = *cursor, *nul;
+
+	if (s >= end)
+		return NULL;
+	nul = memchr(s, '\0', (size_t)(end - s));
+	if (nul == NULL)
+		return NULL;
+	*cursor = nul + 1;
+	return s;
+}
+
+static void text_rec(const char *p, struct rec *r)
+{
+	const char *q;
+
+	r->kind = (enum users_kind)(*p & KIND_MASK);
+	r->key = p + 1;
+	r->args = r->key + strlen(r->key) + 1;
+	for (q = r->args; *q != '\0'; q += strlen(q) + 1)
+		continue;
+	r->end = q;
+}
+
+static int is_text_rec(const char *p)
+{
+	int k = *p & KIND_MASK;
+	return *p != '\0' && *p != '\n' && k >= USERS_ACCEPT && k <= USERS_GROUP;
+}
+
+static const char *text_find(const struct users *u, const char *key, size_t n)
+{
+	size_t i = hash_key(key, n) & u->mask;
+
+	for (; u->slot[i] != SLOT_EMPTY; i = (i + 1) & u->mask) {
+		const char *k = u->buf + u->slot[i] + 1;
+		if (memcmp(k, key, n) == 0 && k[n] == '\0')
+			return k - 1;
+	}
+	return NULL;
+}
+
+/* Is a cdb value well formed for its kind?  Sets r->kind, args, end. */
+static int cdb_value(const char *v, size_t n, struct rec *r)
+{
+	const char *c, *s;
+	size_t count = 0, longest = 0;
+
+	if (n == 0)
+		return 0;
+	switch (v[0]) {
+	case 'A': r->kind = USERS_ACCEPT; break;
+	case 'F': r->kind = USERS_FORWARD; break;
+	case 'M': r->kind = USERS_MOVED; break;
+	case 'G': r->kind = USERS_GROUP; break;
+	default: return 0;
+	}
+	r->args = v + 1;
+	r->end = v + n;
+	if (n > 1 && v[n - 1] != '\0')
+		return 0;
+	for (c = r->args; (s = arg_next(&c, r->end)) != NULL; count++) {
+		size_t len = strlen(s);
+		if (len == 0)
+			return 0;
+		if (len > longest)
+			longest = len;
+	}
+	switch (r->kind) {
+	case USERS_ACCEPT: return count <= 1 && longest <= USERS_NAME_MAX;
+	case USERS_FORWARD:
+	case USERS_MOVED: return count == 1 && longest <= ADDRESS_MAX;
+	default: return count >= 1 && longest <= ADDRESS_MAX;
+	}
+}
+
+/* A cdb record of type t for s: 1 found (value in *v, *vn), 0 not, -1 a
+ * damaged file.  The cdb handle is copied: cdb_find keeps its position in
+ * it, and the table stays const. */
+static int table_cdb_get(const struct users *u, char t, const char *s, size_t n,
+		   const char **v, size_t *vn)
+{
+	struct cdb c = u->cdb;
+	char key[1 + USERS_LINE_MAX];
+	int rc;
+
+	if (n + 1 > sizeof key)
+		return 0;
+	key[0] = t;
+	memcpy(key + 1, s, n);
+	rc = cdb_find(&c, key, (unsigned)(n + 1));
+	if (rc <= 0)
+		return rc < 0 ? -1 : 0;
+	*vn = cdb_datalen(&c);
+	*v = cdb_getdata(&c);
+	return *v != NULL ? 1 : -1;
+}
+
+/* The entry with canonical key (n bytes, NUL-terminated, which r->key
+ * may point to): 1 found, 0 not, -1 the table cannot be read. */
+static int rec_get(const struct users *u, const char *key, size_t n,
+		   struct rec *r)
+{
+	const char *v;
+	size_t vn;
+	int rc;
+
+	if (u->form == FORM_TEXT) {
+		const char *p = text_find(u, key, n);
+		if (p == NULL)
+			return 0;
+		text_rec(p, r);
+		return 1;
+	}
+	rc = table_cdb_get(u, 'a', key, n, &v, &vn);
+	if (rc <= 0)
+		return rc;
+	r->key = key;
+	return cdb_value(v, vn, r) ? 1 : -1;
+}
+
+static void copy_str(char *dst, size_t size, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n >= size)
+		n = size - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+static void fill_entry(const struct rec *r, const char *mailbox,
+		       struct users_entry *e)
+{
+	const char *c = r->args, *arg = arg_next(&c, r->end);
+
+	memset(e, 0, sizeof *e);
+	e->kind = r->kind;
+	copy_str(e->address, sizeof e->address, r->key);
+	copy_str(e->mailbox, sizeof e->mailbox, mailbox);
+	if (arg != NULL && r->kind == USERS_ACCEPT)
+		copy_str(e->name, sizeof e->name, arg);
+	if (arg != NULL && (r->kind == USERS_FORWARD || r->kind == USERS_MOVED))
+		copy_str(e->target, sizeof e->target, arg);
+}
+
+/* ---------------------------------------------------------------------
+ * The text form: fields of one line
+ */
+
+/* The next field of a line at *pp: 1 with *f, *n set, 0 at the end of the
+ * line or at a comment.  With quotes, blanks inside a leading "..." (with
+ * \ escapes) belong to the field. */
+static int next_field(const char **pp, int quotes, const char **f, size_t *n)
+{
+	const char *p = *pp;
+
+	while (is_blank(*p))
+		p++;
+	if (*p == '\0' || *p == '#')
+		return 0;
+	*f = p;
+	if (quotes && *p == '"') {	/* a Quoted-string starts a local part */
+		for (p++; *p != '\0' && *p != '"'; p++)
+			if (*p == '\\' && p[1] != '\0')
+				p++;
+		if (*p == '"')
+			p++;
+	}
+	p += strcspn(p, " \t");
+	*n = (size_t)(p - *f);
+	*pp = p;
+	return 1;
+}
+
+/* An address field: its canonical key in out, or 0 with the reason. */
+static size_t address_field(const char *f, size_t n, int catchall_ok,
+			    char *out, char *why, size_t whysize)
+{
+	char s[80];
+	size_t k;
+
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)f[i] > 127) {
+			snprintf(why, whysize, "non-ASCII byte in address \"%s\" "
+				 "(SMTPUTF8 is not offered)", show(s, sizeof s, f, n));
+			return 0;
+		}
+	}
+	if (n > ADDRESS_MAX) {
+		snprintf(why, whysize, "address \"%s\" longer than %d bytes",
+			 show(s, sizeof s, f, n), ADDRESS_MAX);
+		return 0;
+	}
+	k = f[0] == '@' && catchall_ok ? canon_catchall(f, n, out)
+				      : canon_mailbox(f, n, out);
+	if (k == 0) {
+		const char *at = f + n;
+		while (at > f && at[-1] != '@')
+			at--;
+		if (at > f && (at - 1 - f > ADDRESS_LOCAL_MAX ||
+			       f + n - at > ADDRESS_DOMAIN_MAX))
+			snprintf(why, whysize, "address \"%s\" too long (local part "
+				 "over %d or domain over %d bytes)", show(s, sizeof s, f, n),
+				 ADDRESS_LOCAL_MAX, ADDRESS_DOMAIN_MAX);
+		else
+			snprintf(why, whysize, "bad address \"%s\"", show(s, sizeof s, f, n));
+	}
+	return k;
+}
+
+/* One word of a full name: printable ASCII or valid UTF-8, no controls,
+ * no '<' or '>'.  0 with the reason if not. */
+static int name_word_ok(const unsigned char *s, size_t n, char *why, size_t whysize)
+{
+	for (size_t i = 0; i < n;) {
+		unsigned c = s[i], need, min, cp;
+		if (c < 0x80) {
+			if (c < 32 || c == 127 || c == '<' || c == '>') {
+				snprintf(why, whysize, c == '<' || c == '>' ?
+					 "'%c' in full name" : "control character 0x%02x in full name", c);
+				return 0;
+			}
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			need = 1, min = 0x80, cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			need = 2, min = 0x800, cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			need = 3, min = 0x10000, cp = c & 0x07;
+		} else {
+			goto bad;
+		}
+		if (n - i <= need)
+			goto bad;
+		for (unsigned j = 1; j <= need; j++) {
+			if ((s[i + j] & 0xc0) != 0x80)
+				goto bad;
+			cp = (cp << 6) | (s[i + j] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			goto bad;
+		if (cp <= 0x9f) {
+			snprintf(why, whysize, "control character U+%04X in full name", cp);
+			return 0;
+		}
+		i += need + 1;
+	}
+	return 1;
+bad:
+	snprintf(why, whysize, "full name is not valid UTF-8");
+	return 0;
+}
+
+static enum users_kind kind_word(const char *f, size_t n)
+{
+	static const char *const words[] = {
+		[USERS_ACCEPT] = "accept", [USERS_FORWARD] = "forward",
+		[USERS_MOVED] = "moved", [USERS_GROUP] = "group",
+	};
+
+	for (int k = USERS_ACCEPT; k <= USERS_GROUP; k++)
+		if (strlen(words[k]) == n && strncasecmp(words[k], f, n) == 0)
+			return (enum users_kind)k;
+	return USERS_UNKNOWN;
+}
+
+/* The full name of an accept line, words joined by one space, appended at
+ * *o (if any).  0 with the reason on an error. */
+static int parse_name(const char *p, char **o, char *why, size_t whysize)
+{
+	const char *f;
+	size_t n, len = 0;
+	char *start = *o;
+
+	while (next_field(&p, 0, &f, &n)) {
+		if (!name_word_ok((const unsigned char *)f, n, why, whysize))
+			return 0;
+		if (len + (len > 0) + n > USERS_NAME_MAX) {
+			snprintf(why, whysize, "full name longer than %d bytes",
+				 USERS_NAME_MAX);
+			return 0;
+		}
+		if (len > 0)
+			start[len++] = ' ';
+		memcpy(start + len, f, n);
+		len += n;
+	}
+	if (len > 0) {
+		start[len] = '\0';
+		*o = start + len + 1;
+	}
+	return 1;
+}
+
+/* The arguments of a forward, moved or group line, written as they are,
+ * at *o.  0 with the reason on an error. */
+static int parse_addresses(const char *p, enum users_kind kind, const char *key,
+			   char **o, char *why, size_t whysize)
+{
+	const char *word = kind == USERS_GROUP ? "group" :
+			   kind == USERS_FORWARD ? "forward" : "moved";
+	char canon[KEY_MAX + 1];
+	const char *f;
+	size_t n, count = 0;
+
+	while (next_field(&p, 1, &f, &n)) {
+		if (count == 1 && kind != USERS_GROUP) {
+			snprintf(why, whysize, "%s takes one address", word);
+			return 0;
+		}
+		if (address_field(f, n, 0, canon, why, whysize) == 0)
+			return 0;
+		if (kind != USERS_GROUP && strcmp(canon, key) == 0) {
+			snprintf(why, whysize, "%s to the address itself", word);
+			return 0;
+		}
+		memcpy(*o, f, n);
+		(*o)[n] = '\0';
+		*o += n + 1;
+		count++;
+	}
+	if (count == 0) {
+		snprintf(why, whysize, kind == USERS_GROUP ? "group without members" :
+			 "%s without an address", word);
+		return 0;
+	}
+	return 1;
+}
+
+/* Parse one line (NUL-terminated) into a record at out: 1 a record of
+ * *outlen bytes, 0 nothing (blank, comment), -1 an error (why). */
+static int parse_entry(const char *line, char *out, size_t *outlen,
+		       char *why, size_t whysize)
+{
+	const char *p = line, *f;
+	size_t n, klen;
+	char *o = out;
+	enum users_kind kind;
+	char s[80];
+	int ok;
+
+	if (!next_field(&p, 1, &f, &n))
+		return 0;
+	klen = address_field(f, n, 1, out + 1, why, whysize);
+	if (klen == 0)
+		return -1;
+	if (!next_field(&p, 0, &f, &n)) {
+		snprintf(why, whysize, "no kind after the address "
+			 "(accept, forward, moved or group)");
+		return -1;
+	}
+	kind = kind_word(f, n);
+	if (kind == USERS_UNKNOWN) {
+		snprintf(why, whysize, "unknown kind \"%s\" (accept, forward, "
+			 "moved or group)", show(s, sizeof s, f, n));
+		return -1;
+	}
+	*o = (char)kind;
+	o += 1 + klen + 1;
+	if (out[1] == '@' && (kind != USERS_ACCEPT || next_field(&p, 0, &f, &n))) {
+		snprintf(why, whysize, "a catch-all (@domain) takes \"accept\" and nothing else");
+		return -1;
+	}
+	if (kind == USERS_ACCEPT)
+		ok = parse_name(p, &o, why, whysize);
+	else
+		ok = parse_addresses(p, kind, out + 1, &o, why, whysize);
+	if (!ok)
+		return -1;
+	*o++ = '\0';
+	*outlen = (size_t)(o - out);
+	return 1;
+}
+
+/* ---------------------------------------------------------------------
+ * The text form: the whole file
+ */
+
+struct parse {
+	const char *path;
+	FILE *report;		/* every error here, or NULL */
+	int all;		/* find every error (else stop at the first) */
+	char *err;		/* the first error, if not NULL */
+	size_t errsize;
+	int errors;
+	struct users *u;
+	struct line_of {	/* records in file order, for line numbers */
+		uint32_t off, line;
+	} *lines;
+	size_t nlines;
+};
+
+__attribute__((format(printf, 3, 4)))
+static void parse_error(struct parse *p, unsigned long line, const char *fmt, ...)
+{
+	char why[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof why, fmt, ap);
+	va_end(ap);
+	if (p->errors++ == 0 && p->err != NULL) {
+		if (line > 0)
+			snprintf(p->err, p->errsize, "%s:%lu: %s", p->path, line, why);
+		else
+			snprintf(p->err, p->errsize, "%s: %s", p->path, why);
+	}
+	if (p->report != NULL) {
+		if (line > 0)
+			fprintf(p->report, "%s:%lu: %s\n", p->path, line, why);
+		else
+			fprintf(p->report, "%s: %s\n", p->path, why);
+	}
+}
+
+static int parse_stop(const struct parse *p)
+{
+	return p->errors > 0 && !p->all;
+}
+
+static unsigned long line_of(const struct parse *p, uint32_t off)
+{
+	size_t lo = 0, hi = p->nlines;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (p->lines[mid].off < off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < p->nlines && p->lines[lo].off == off ? p->lines[lo].line : 0;
+}
+
+/* Index the record at off: 0, or 1 with *other the record of the same key. */
+static int text_insert(struct users *u, uint32_t off, uint32_t *other)
+{
+	const char *key = u->buf + off + 1;
+	size_t n = strlen(key), i = hash_key(key, n) & u->mask;
+
+	for (; u->slot[i] != SLOT_EMPTY; i = (i + 1) & u->mask) {
+		if (strcmp(u->buf + u->slot[i] + 1, key) == 0) {
+			*other = u->slot[i];
+			return 1;
+		}
+	}
+	u->slot[i] = off;
+	return 0;
+}
+
+static void parse_line(struct parse *p, size_t off, size_t len, unsigned long line)
+{
+	struct users *u = p->u;
+	char work[USERS_LINE_MAX + 1], rec[USERS_LINE_MAX + 1], why[400];
+	char *text = u->buf + off;
+	size_t rlen;
+	uint32_t other;
+	int rc;
+
+	if (len > 0 && text[len - 1] == '\r')
+		len--;
+	if (len > USERS_LINE_MAX) {
+		parse_error(p, line, "line longer than %d bytes", USERS_LINE_MAX);
+		rc = -2;
+	} else if (memchr(text, '\0', len) != NULL) {
+		parse_error(p, line, "NUL byte");
+		rc = -2;
+	} else {
+		memcpy(work, text, len);
+		work[len] = '\0';
+		rc = parse_entry(work, rec, &rlen, why, sizeof why);
+		if (rc < 0)
+			parse_error(p, line, "%s", why);
+	}
+	if (rc == 1 && rlen >= len) {		/* cannot happen: see the top */
+		parse_error(p, line, "internal error: record longer than its line");
+		rc = -2;
+	}
+	if (rc != 1) {
+		if (len > 0)
+			text[0] = '\0';		/* not a record */
+		return;
+	}
+	memcpy(text, rec, rlen);
+	if (text_insert(u, (uint32_t)off, &other)) {
+		parse_error(p, line, "duplicate of line %lu (\"%s\")",
+			    line_of(p, other), rec + 1);
+		text[0] = '\0';
+		return;
+	}
+	p->lines[p->nlines].off = (uint32_t)off;
+	p->lines[p->nlines].line = (uint32_t)line;
+	p->nlines++;
+}
+
+/* Lines that may hold an entry (neither blank nor a comment): an upper
+ * bound on the entries, to size the index. */
+static size_t count_candidates(const char *buf, size_t size)
+{
+	size_t count = 0, i = 0;
+
+	while (i < size) {
+		const char *nl;
+		while (i < size && is_blank(buf[i]))
+			i++;
+		if (i < size && buf[i] != '\n' && buf[i] != '#' && buf[i] != '\r')
+			count++;
+		nl = memchr(buf + i, '\n', size - i);
+		i = nl != NULL ? (size_t)(nl - buf) + 1 : size;
+	}
+	return count;
+}
+
+static void parse_lines(struct parse *p)
+{
+	const char *buf = p->u->buf;
+	size_t size = p->u->size, off = 0;
+	unsigned long line = 0;
+
+	while (off < size && !parse_stop(p)) {
+		const char *nl = memchr(buf + off, '\n', size - off);
+		size_t end = nl != NULL ? (size_t)(nl - buf) : size;
+		parse_line(p, off, end - off, ++line);
+		off = end + 1;
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * The text form: group loops and moved members, found by a depth-first
+ * walk with an explicit stack (a chain of groups may be long).
+ */
+
+struct frame {
+	char *rec;		/* the group's record */
+	const char *next;	/* its next member */
+	const char *end;
+};
+
+static void report_loop(struct parse *p, const struct frame *stack, size_t depth,
+			const char *closing)
+{
+	char msg[400];
+	size_t o, from = depth - 1;
+
+	while (from > 0 && stack[from].rec != closing)
+		from--;
+	o = (size_t)snprintf(msg, sizeof msg, "group loop:");
+	for (size_t i = from; i < depth && o < sizeof msg; i++)
+		o += (size_t)snprintf(msg + o, sizeof msg - o, " %s ->", stack[i].rec + 1);
+	if (o < sizeof msg)
+		snprintf(msg + o, sizeof msg - o, " %s", closing + 1);
+	if (o >= sizeof msg)
+		memcpy(msg + sizeof msg - 4, "...", 4);
+	parse_error(p, line_of(p, (uint32_t)(stack[depth - 1].rec - p->u->buf)), "%s", msg);
+}
+
+/* Check one member of the group on top of the stack: 1 if it is a group
+ * to walk into (*into), else 0. */
+static int check_member(struct parse *p, const struct frame *stack, size_t depth,
+			const char *member, char **into)
+{
+	char key[KEY_MAX + 1];
+	size_t n = canon_mailbox(member, strlen(member), key);
+	char *r = n > 0 ? (char *)text_find(p->u, key, n) : NULL;
+
+	if (r == NULL)
+		return 0;
+	if ((*r & KIND_MASK) == USERS_MOVED) {
+		parse_error(p, line_of(p, (uint32_t)(stack[depth - 1].rec - p->u->buf)),
+			    "member %s has moved (line %lu): name its new address",
+			    member, line_of(p, (uint32_t)(r - p->u->buf)));
+		return 0;
+	}
+	if ((*r & KIND_MASK) != USERS_GROUP || (*r & MARK_DONE))
+		return 0;
+	if (*r & MARK_ACTIVE) {
+		report_loop(p, stack, depth, r);
+		return 0;
+	}
+	*into = r;
+	return 1;
+}
+
+static int push_group(struct frame **stack, size_t *depth, size_t *cap, char *r)
+{
+	struct rec g;
+
+	if (*depth == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 64;
+		struct frame *s = realloc(*stack, ncap * sizeof *s);
+		if (s == NULL)
+			return -1;
+		*stack = s;
+		*cap = ncap;
+	}
+	text_rec(r, &g);
+	(*stack)[*depth] = (struct frame){r, g.args, g.end};
+	(*depth)++;
+	*r |= MARK_ACTIVE;
+	return 0;
+}
+
+static int check_groups(struct parse *p)
+{
+	struct frame *stack = NULL;
+	size_t depth = 0, cap = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < p->nlines && rc == 0 && !parse_stop(p); i++) {
+		char *r = p->u->buf + p->lines[i].off;
+		if ((*r & KIND_MASK) != USERS_GROUP || (*r & MARK_DONE))
+			continue;
+		rc = push_group(&stack, &depth, &cap, r);
+		while (depth > 0 && rc == 0 && !parse_stop(p)) {
+			struct frame *top = &stack[depth - 1];
+			const char *m = arg_next(&top->next, top->end);
+			char *into;
+			if (m == NULL) {
+				*top->rec = (char)((*top->rec & ~MARK_ACTIVE) | MARK_DONE);
+				depth--;
+			} else if (check_member(p, stack, depth, m, &into)) {
+				rc = push_group(&stack, &depth, &cap, into);
+			}
+		}
+		depth = 0;
+	}
+	for (size_t i = 0; i < p->nlines; i++)
+		p->u->buf[p->lines[i].off] &= KIND_MASK;
+	free(stack);
+	if (rc < 0)
+		parse_error(p, 0, "out of memory");
+	return rc;
+}
+
+/* ---------------------------------------------------------------------
+ * Opening
+ */
+
+static int read_all(int fd, char *buf, size_t size)
+{
+	size_t got = 0;
+	char extra;
+
+	while (got < size) {
+		ssize_t r = read(fd, buf + got, size - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -1 : (errno = EAGAIN, -1);
+		got += (size_t)r;
+	}
+	for (;;) {	/* the file must not have grown meanwhile */
+		ssize_t r = read(fd, &extra, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r != 0)
+			return r < 0 ? -1 : (errno = EAGAIN, -1);
+		return 0;
+	}
+}
+
+/* Read and parse the text form from fd into u. */
+static int text_open(struct users *u, int fd, size_t size, struct parse *p)
+{
+	size_t candidates, slots = 16;
+
+	if (size >= UINT32_MAX) {
+		parse_error(p, 0, "too large for the text form; compile it (--compile-users)");
+		return -1;
+	}
+	u->form = FORM_TEXT;
+	u->size = size;
+	u->buf = malloc(size + 1);
+	if (u->buf == NULL) {
+		parse_error(p, 0, "out of memory reading %zu bytes", size);
+		return -1;
+	}
+	if (read_all(fd, u->buf, size) < 0) {
+		parse_error(p, 0, errno == EAGAIN ? "changed while being read"
+				  : "read: %s", strerror(errno));
+		return -1;
+	}
+	u->buf[size] = '\0';
+	candidates = count_candidates(u->buf, size);
+	while (slots < 2 * candidates)
+		slots *= 2;
+	u->slot = malloc(slots * sizeof *u->slot);
+	p->lines = malloc((candidates + 1) * sizeof *p->lines);
+	if (u->slot == NULL || p->lines == NULL) {
+		parse_error(p, 0, "out of memory indexing %zu lines", candidates);
+		return -1;
+	}
+	memset(u->slot, 0xff, slots * sizeof *u->slot);
+	u->mask = slots - 1;
+	parse_lines(p);
+	if (!parse_stop(p))
+		check_groups(p);
+	return p->errors > 0 ? -1 : 0;
+}
+
+/* Is fd our cdb?  1 yes (u holds the mapping), 0 no, -1 a cdb of another
+ * format version (reason in p). */
+static int cdb_open(struct users *u, int fd, struct parse *p)
+{
+	const char *v;
+	size_t vn;
+	int rc;
+
+	if (cdb_init(&u->cdb, fd) != 0)
+		return 0;
+	u->form = FORM_CDB;
+	rc = table_cdb_get(u, USERS_CDB_MAGIC[0], &USERS_CDB_MAGIC[1],
+		     USERS_CDB_MAGIC_LEN - 1, &v, &vn);
+	if (rc <= 0) {
+		cdb_free(&u->cdb);
+		u->form = FORM_TEXT;
+		return 0;
+	}
+	u->mapped = u->cdb.cdb_fsize;
+	if (vn != strlen(USERS_CDB_FORMAT) || memcmp(v, USERS_CDB_FORMAT, vn) != 0) {
+		parse_error(p, 0, "a cdb of another format (not %s): compile the table again",
+			    USERS_CDB_FORMAT);
+		return -1;
+	}
+	return 1;
+}
+
+/* Open path into a new table, reporting through p. */
+static struct users *open_table(struct parse *p)
+{
+	struct users *u = calloc(1, sizeof *u);
+	struct stat st;
+	int fd, rc = -1;
+
+	if (u == NULL) {
+		parse_error(p, 0, "out of memory");
+		return NULL;
+	}
+	p->u = u;
+	fd = open(p->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		parse_error(p, 0, "%s", strerror(errno));
+	} else if (!S_ISREG(st.st_mode)) {
+		parse_error(p, 0, "not a regular file");
+	} else {
+		rc = cdb_open(u, fd, p);
+		if (rc == 0)
+			rc = text_open(u, fd, (size_t)st.st_size, p);
+		else if (rc == 1)
+			rc = 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	free(p->lines);
+	p->lines = NULL;
+	if (rc < 0) {
+		users_free(u);
+		return NULL;
+	}
+	return u;
+}
+
+struct users *users_open(const char *path, char *err, size_t errsize)
+{
+	struct parse p = {.path = path, .err = err, .errsize = errsize};
+
+	return open_table(&p);
+}
+
+void users_free(struct users *u)
+{
+	if (u == NULL)
+		return;
+	if (u->form == FORM_CDB)
+		cdb_free(&u->cdb);
+	free(u->buf);
+	free(u->slot);
+	free(u);
+}
+
+size_t users_memory(const struct users *u)
+{
+	if (u == NULL)
+		return 0;
+	if (u->form == FORM_CDB)
+		return sizeof *u + u->mapped;
+	return sizeof *u + u->size + 1 + (u->mask + 1) * sizeof *u->slot;
+}
+
+/* ---------------------------------------------------------------------
+ * Lookups
+ */
+
+enum users_kind users_lookup(const struct users *u, const char *mailbox,
+			     const char *delimiter, struct users_entry *e)
+{
+	char key[KEY_MAX + 1], cut[KEY_MAX + 1];
+	size_t n = canon_mailbox(mailbox, strlen(mailbox), key), local;
+	struct rec r;
+	int rc;
+
+	if (n == 0)
+		return USERS_UNKNOWN;
+	rc = rec_get(u, key, n, &r);
+	local = key_local_len(key, n);
+	if (rc == 0 && delimiter != NULL && *delimiter != '\0' && key[0] != '"') {
+		size_t i = 1;
+		while (i < local && strchr(delimiter, key[i]) == NULL)
+			i++;
+		if (i < local) {
+			memcpy(cut, key, i);
+			memcpy(cut + i, key + local, n - local + 1);
+			rc = rec_get(u, cut, i + n - local, &r);
+		}
+	}
+	if (rc == 0)
+		rc = rec_get(u, key + local, n - local, &r);
+	if (rc <= 0)
+		return rc < 0 ? USERS_ERROR : USERS_UNKNOWN;
+	fill_entry(&r, mailbox, e);
+	return e->kind;
+}
+
+/* The addresses seen while expanding a group: their canonical keys in one
+ * arena, indexed by an open-addressing table of offsets + 1. */
+struct seen {
+	char *arena;
+	size_t used, cap;
+	uint32_t *slot;
+	size_t mask, count;
+};
+
+static int seen_grow(struct seen *s)
+{
+	size_t slots = s->slot != NULL ? (s->mask + 1) * 2 : 64;
+	uint32_t *t = calloc(slots, sizeof *t);
+
+	if (t == NULL)
+		return -1;
+	for (size_t i = 0; s->slot != NULL && i <= s->mask; i++) {
+		if (s->slot[i] != 0) {
+			const char *k = s->arena + s->slot[i] - 1;
+			size_t j = hash_key(k, strlen(k)) & (slots - 1);
+			while (t[j] != 0)
+				j = (j + 1) & (slots - 1);
+			t[j] = s->slot[i];
+		}
+	}
+	free(s->slot);
+	s->slot = t;
+	s->mask = slots - 1;
+	return 0;
+}
+
+/* 1 if key is new (now remembered), 0 if seen before, -1 out of memory. */
+static int seen_add(struct seen *s, const char *key, size_t n)
+{
+	size_t i;
+
+	if ((s->slot == NULL || 2 * (s->count + 1) > s->mask + 1) && seen_grow(s) < 0)
+		return -1;
+	for (i = hash_key(key, n) & s->mask; s->slot[i] != 0; i = (i + 1) & s->mask) {
+		const char *k = s->arena + s->slot[i] - 1;
+		if (memcmp(k, key, n) == 0 && k[n] == '\0')
+			return 0;
+	}
+	if (s->used + n + 1 > s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 4096;
+		char *a;
+		while (cap < s->used + n + 1)
+			cap *= 2;
+		if (cap >= UINT32_MAX || (a = realloc(s->arena, cap)) == NULL)
+			return -1;
+		s->arena = a;
+		s->cap = cap;
+	}
+	memcpy(s->arena + s->used, key, n + 1);
+	s->slot[i] = (uint32_t)(s->used + 1);
+	s->used += n + 1;
+	s->count++;
+	return 1;
+}
+
+struct expansion {
+	const struct users *u;
+	int (*add)(void *ctx, const char *mailbox);
+	void *ctx;
+	int count;
+	struct seen seen;
+	struct xframe {
+		const char *next, *end;
+	} *stack;
+	size_t depth, cap;
+};
+
+static int expand_add(struct expansion *x, const char *mailbox)
+{
+	if (x->add(x->ctx, mailbox) < 0)
+		return -1;
+	x->count++;
+	return 0;
+}
+
+static int expand_push(struct expansion *x, const struct rec *r)
+{
+	if (x->depth == x->cap) {
+		size_t cap = x->cap ? x->cap * 2 : 16;
+		struct xframe *s = realloc(x->stack, cap * sizeof *s);
+		if (s == NULL)
+			return -2;
+		x->stack = s;
+		x->cap = cap;
+	}
+	x->stack[x->depth++] = (struct xframe){r->args, r->end};
+	return 0;
+}
+
+/* One member: 0, -1 stopped by add(), -2 the table cannot be read. */
+static int expand_member(struct expansion *x, const char *member)
+{
+	char key[KEY_MAX + 1];
+	size_t n = canon_mailbox(member, strlen(member), key);
+	struct rec r;
+	int rc;
+
+	if (n == 0)
+		return -2;		/* only a damaged cdb has such a member */
+	rc = seen_add(&x->seen, key, n);
+	if (rc <= 0)
+		return rc < 0 ? -2 : 0;
+	rc = rec_get(x->u, key, n, &r);
+	if (rc < 0)
+		return -2;
+	if (rc == 0 || r.kind == USERS_ACCEPT)
+		return expand_add(x, member);
+	if (r.kind == USERS_GROUP)
+		return expand_push(x, &r);
+	if (r.kind == USERS_FORWARD) {
+		const char *c = r.args, *target = arg_next(&c, r.end);
+		n = canon_mailbox(target, strlen(target), key);
+		if (n == 0)
+			return -2;
+		rc = seen_add(&x->seen, key, n);
+		if (rc <= 0)
+			return rc < 0 ? -2 : 0;
+		return expand_add(x, target);
+	}
+	return 0;			/* moved: refused when the table was read */
+}
+
+static int expand_group(struct expansion *x, const char *key)
+{
+	size_t n = strlen(key);
+	struct rec r;
+	int rc = seen_add(&x->seen, key, n);
+
+	if (rc < 0)
+		return -2;
+	rc = rec_get(x->u, key, n, &r);
+	if (rc <= 0 || r.kind != USERS_GROUP)
+		return rc < 0 ? -2 : 0;
+	rc = expand_push(x, &r);
+	while (x->depth > 0 && rc == 0) {
+		struct xframe *top = &x->stack[x->depth - 1];
+		const char *m = arg_next(&top->next, top->end);
+		if (m == NULL)
+			x->depth--;
+		else
+			rc = expand_member(x, m);
+	}
+	return rc;
+}
+
+int users_expand(const struct users *u, const struct users_entry *e,
+		 int (*add)(void *ctx, const char *mailbox), void *ctx)
+{
+	struct expansion x = {.u = u, .add = add, .ctx = ctx};
+	int rc;
+
+	switch (e->kind) {
+	case USERS_ACCEPT:
+		rc = expand_add(&x, e->mailbox[0] != '\0' ? e->mailbox : e->address);
+		break;
+	case USERS_FORWARD:
+		rc = expand_add(&x, e->target);
+		break;
+	case USERS_GROUP:
+		rc = expand_group(&x, e->address);
+		free(x.seen.arena);
+		free(x.seen.slot);
+		free(x.stack);
+		break;
+	default:
+		rc = 0;
+		break;
+	}
+	return rc < 0 ? rc : x.count;
+}
+
+/* ---------------------------------------------------------------------
+ * Searching (VRFY)
+ */
+
+struct query {
+	char address[KEY_MAX + 1];	/* canonical, or "" */
+	char local[ADDRESS_LOCAL_MAX + 1];	/* canonical local part, or "" */
+	char name[USERS_NAME_MAX + 1];	/* lowercase, one space between words */
+	int one_word;
+};
+
+static void query_parse(const char *q, struct query *out)
+{
+	char path[ADDRESS_LOCAL_MAX + 5];
+	const char *end, *f, *p;
+	struct address a;
+	const char *rest;
+	size_t n, len = 0;
+
+	memset(out, 0, sizeof *out);
+	while (is_blank(*q))
+		q++;
+	end = q + strlen(q);
+	while (end > q && is_blank(end[-1]))
+		end--;
+	if (end - q >= 2 && q[0] == '<' && end[-1] == '>')
+		q++, end--;
+	n = (size_t)(end - q);
+	if (memchr(q, '@', n) != NULL && canon_mailbox(q, n, out->address) > 0)
+		return;
+	out->address[0] = '\0';
+	if (n > 0 && n <= ADDRESS_LOCAL_MAX) {
+		snprintf(path, sizeof path, "<%.*s@a>", (int)n, q);
+		if (address_parse(path, &a, &rest) == ADDRESS_OK && *rest == '\0' &&
+		    a.local_len == n)
+			out->local[canon_local(a.mailbox, n, out->local)] = '\0';
+	}
+	out->one_word = 1;
+	for (p = q; p < end;) {		/* the words, blanks between made one space */
+		while (p < end && is_blank(*p))
+			p++;
+		for (f = p; p < end && !is_blank(*p); p++)
+			continue;
+		n = (size_t)(p - f);
+		if (n == 0)
+			break;
+		if (len + (len > 0) + n > USERS_NAME_MAX) {
+			out->name[0] = '\0';
+			return;
+		}
+		if (len > 0) {
+			out->name[len++] = ' ';
+			out->one_word = 0;
+		}
+		for (size_t i = 0; i < n; i++)
+			out->name[len++] = (char)lower((unsigned char)f[i]);
+	}
+	out->name[len] = '\0';
+}
+
+static int local_is(const char *key, const char *local)
+{
+	size_t n = strlen(key), l = key_local_len(key, n);
+
+	return local[0] != '\0' && strlen(local) == l && memcmp(key, local, l) == 0;
+}
+
+static int same_text(const char *a, size_t n, const char *lowered)
+{
+	for (size_t i = 0; i < n; i++)
+		if (lower((unsigned char)a[i]) != lowered[i])
+			return 0;
+	return lowered[n] == '\0';
+}
+
+/* Does a full name match the query: all of it, or one word of it? */
+static int name_is(const char *name, const struct query *q)
+{
+	const char *w = name;
+
+	if (q->name[0] == '\0')
+		return 0;
+	if (same_text(name, strlen(name), q->name))
+		return 1;
+	while (q->one_word && *w != '\0') {
+		size_t n = strcspn(w, " ");
+		if (same_text(w, n, q->name))
+			return 1;
+		w += n + (w[n] == ' ');
+	}
+	return 0;
+}
+
+struct hits {
+	unsigned max;
+	int count;
+	void (*found)(void *ctx, const struct users_entry *e);
+	void *ctx;
+};
+
+static void hit(struct hits *h, const struct rec *r)
+{
+	struct users_entry e;
+
+	if ((unsigned)h->count++ < h->max) {
+		fill_entry(r, r->key, &e);
+		h->found(h->ctx, &e);
+	}
+}
+
+/* The text form has no secondary index: VRFY walks the table twice (local
+ * parts, then names), which is what the cdb's lists hold, in that order. */
+static void search_text(const struct users *u, const struct query *q, struct hits *h)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		const char *p = u->buf, *end = u->buf + u->size;
+		while (p < end) {
+			const char *nl;
+			if (is_text_rec(p)) {
+				struct rec r;
+				const char *c;
+				text_rec(p, &r);
+				c = r.args;
+				if (pass == 0 ? local_is(r.key, q->local) :
+				    !local_is(r.key, q->local) && r.kind == USERS_ACCEPT &&
+				    r.args < r.end && name_is(arg_next(&c, r.end), q))
+					hit(h, &r);
+			}
+			nl = memchr(p, '\n', (size_t)(end - p));
+			p = nl != NULL ? nl + 1 : end;
+		}
+	}
+}
+
+/* A secondary list of the cdb: the positions of 'a' records, 4 bytes
+ * each, in table order. */
+struct plist {
+	const unsigned char *p;
+	size_t n;
+};
+
+static uint32_t plist_at(const struct plist *l, size_t i)
+{
+	return cdb_unpack(l->p + 4 * i);
+}
+
+static int plist_has(const struct plist *l, uint32_t pos)
+{
+	size_t lo = 0, hi = l->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		uint32_t at = plist_at(l, mid);
+		if (at == pos)
+			return 1;
+		if (at < pos)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+/* The list of type t for s (empty if none): 0, or -1 if damaged. */
+static int cdb_list(const struct users *u, char t, const char *s, struct plist *l)
+{
+	const char *v;
+	size_t vn;
+	int rc;
+
+	l->p = NULL;
+	l->n = 0;
+	if (*s == '\0')
+		return 0;
+	rc = table_cdb_get(u, t, s, strlen(s), &v, &vn);
+	if (rc <= 0)
+		return rc;
+	if (vn % 4 != 0)
+		return -1;
+	l->p = (const unsigned char *)v;
+	l->n = vn / 4;
+	return 0;
+}
+
+/* The entry whose 'a' record is at pos, its key copied into key[KEY_MAX
+ * + 1]: 0, or -1 if there is no such record. */
+static int cdb_at(const struct users *u, uint32_t pos, struct rec *r, char *key)
+{
+	const unsigned char *head = cdb_get(&u->cdb, 8, pos), *rec;
+	unsigned kn, vn;
+
+	if (head == NULL)
+		return -1;
+	kn = cdb_unpack(head);
+	vn = cdb_unpack(head + 4);
+	if (kn < 2 || kn > KEY_MAX + 1 || vn > u->cdb.cdb_dend ||
+	    (rec = cdb_get(&u->cdb, kn + vn, pos + 8)) == NULL || rec[0] != 'a')
+		return -1;
+	memcpy(key, rec + 1, kn - 1);
+	key[kn - 1] = '\0';
+	if (memchr(key, '\0', kn - 1) != NULL || !cdb_value((const char *)rec + kn, vn, r))
+		return -1;
+	r->key = key;
+	return 0;
+}
+
+static int hit_at(struct hits *h, const struct users *u, uint32_t pos)
+{
+	char key[KEY_MAX + 1];
+	struct rec r;
+
+	if ((unsigned)h->count >= h->max) {
+		h->count++;
+		return 0;
+	}
+	if (cdb_at(u, pos, &r, key) < 0)
+		return -1;
+	hit(h, &r);
+	return 0;
+}
+
+/* A name of several words: the candidates are those of its rarest word,
+ * kept if their whole name is the query. */
+static int search_cdb_name(const struct users *u, const struct query *q,
+			   const struct plist *local, struct hits *h)
+{
+	char word[USERS_NAME_MAX + 1], key[KEY_MAX + 1];
+	struct plist l, best = {NULL, SIZE_MAX};
+	const char *w = q->name;
+
+	while (*w != '\0') {
+		size_t n = strcspn(w, " ");
+		memcpy(word, w, n);
+		word[n] = '\0';
+		if (cdb_list(u, 'n', word, &l) < 0)
+			return -1;
+		if (l.n < best.n)
+			best = l;
+		w += n + (w[n] == ' ');
+	}
+	for (size_t i = 0; i < best.n; i++) {
+		uint32_t pos = plist_at(&best, i);
+		struct rec r;
+		const char *c;
+		if (cdb_at(u, pos, &r, key) < 0)
+			return -1;
+		c = r.args;
+		if (r.kind == USERS_ACCEPT && r.args < r.end && !plist_has(local, pos) &&
+		    name_is(arg_next(&c, r.end), q))
+			hit(h, &r);
+	}
+	return 0;
+}
+
+/* The cdb: the local part's list, then the name word's list without the
+ * entries already counted. */
+static int search_cdb(const struct users *u, const struct query *q, struct hits *h)
+{
+	struct plist local, name;
+
+	if (cdb_list(u, 'l', q->local, &local) < 0)
+		return -1;
+	for (size_t i = 0; i < local.n; i++)
+		if (hit_at(h, u, plist_at(&local, i)) < 0)
+			return -1;
+	if (!q->one_word)
+		return search_cdb_name(u, q, &local, h);
+	if (cdb_list(u, 'n', q->name, &name) < 0)
+		return -1;
+	for (size_t i = 0; i < name.n; i++) {
+		uint32_t pos = plist_at(&name, i);
+		if (local.n == 0 && (unsigned)h->count >= h->max) {
+			h->count += (int)(name.n - i);	/* only counting now */
+			break;
+		}
+		if (!plist_has(&local, pos) && hit_at(h, u, pos) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int users_search(const struct users *u, const char *query, unsigned max,
+		 void (*found)(void *ctx, const struct users_entry *e), void *ctx)
+{
+	struct hits h = {.max = max, .found = found, .ctx = ctx};
+	struct query q;
+	struct rec r;
+
+	query_parse(query, &q);
+	if (q.address[0] != '\0') {
+		int rc = rec_get(u, q.address, strlen(q.address), &r);
+		if (rc > 0)
+			hit(&h, &r);
+		return rc < 0 ? -1 : h.count;
+	}
+	if (u->form == FORM_TEXT) {
+		search_text(u, &q, &h);
+		return h.count;
+	}
+	return search_cdb(u, &q, &h) < 0 ? -1 : h.count;
+}
+
+/* ---------------------------------------------------------------------
+ * Checking
+ */
+
+/* The target or members of an entry of a cdb: valid addresses. */
+static void check_cdb_addresses(struct parse *p, unsigned long i, const char *key,
+				const struct rec *r)
+{
+	char canon[KEY_MAX + 1], s[80];
+	const char *c = r->args, *a;
+
+	if (r->kind == USERS_ACCEPT)
+		return;
+	while ((a = arg_next(&c, r->end)) != NULL) {
+		if (canon_mailbox(a, strlen(a), canon) == 0) {
+			parse_error(p, 0, "record %lu: bad address \"%s\" in \"%s\"",
+				    i, show(s, sizeof s, a, strlen(a)), key);
+			return;
+		}
+	}
+}
+
+/* Does entry r belong in the list of key k (type byte, then the local part
+ * or the name word)? */
+static int list_fits(const char *k, size_t kn, const struct rec *r)
+{
+	size_t n = strlen(r->key), l = key_local_len(r->key, n);
+	const char *c = r->args, *name, *w;
+
+	if (k[0] == 'l')
+		return r->key[0] != '@' && l == kn - 1 && memcmp(r->key, k + 1, l) == 0;
+	if (r->kind != USERS_ACCEPT || (name = arg_next(&c, r->end)) == NULL)
+		return 0;
+	for (w = name; *w != '\0';) {
+		size_t len = strcspn(w, " ");
+		if (len == kn - 1) {
+			size_t i = 0;
+			while (i < len && lower((unsigned char)w[i]) == k[1 + i])
+				i++;
+			if (i == len)
+				return 1;
+		}
+		w += len + (w[len] == ' ');
+	}
+	return 0;
+}
+
+/* A list: positions in increasing order, each of an entry that fits. */
+static void check_cdb_list(struct parse *p, const struct users *u, unsigned long i,
+			   const char *k, size_t kn, const char *v, size_t vn)
+{
+	struct plist l = {(const unsigned char *)v, vn / 4};
+	char key[KEY_MAX + 1], s[80];
+	struct rec r;
+
+	if (vn == 0 || vn % 4 != 0) {
+		parse_error(p, 0, "record %lu: bad list", i);
+		return;
+	}
+	for (size_t j = 0; j < l.n; j++) {
+		uint32_t pos = plist_at(&l, j);
+		if ((j > 0 && pos <= plist_at(&l, j - 1)) || cdb_at(u, pos, &r, key) < 0) {
+			parse_error(p, 0, "record %lu: list \"%s\" has a bad position %u",
+				    i, show(s, sizeof s, k, kn), (unsigned)pos);
+			return;
+		}
+		if (!list_fits(k, kn, &r)) {
+			parse_error(p, 0, "record %lu: list \"%s\" holds \"%s\", which does not fit",
+				    i, show(s, sizeof s, k, kn), key);
+			return;
+		}
+	}
+}
+
+/* A cdb, record by record: well-formed values, canonical keys, lists that
+ * name existing entries.  Errors as "file: record N: reason". */
+static void check_cdb_record(struct parse *p, const struct users *u, unsigned long i,
+			     const char *k, size_t kn, const char *v, size_t vn)
+{
+	char canon[KEY_MAX + 1], s[80];
+	struct rec r;
+
+	if (kn == USERS_CDB_MAGIC_LEN && memcmp(k, USERS_CDB_MAGIC, kn) == 0)
+		return;
+	if (kn > 1 && k[0] == 'a') {
+		size_t n = k[1] == '@' ? canon_catchall(k + 1, kn - 1, canon)
+				       : canon_mailbox(k + 1, kn - 1, canon);
+		if (n != kn - 1 || memcmp(canon, k + 1, n) != 0)
+			parse_error(p, 0, "record %lu: key \"%s\" is not a canonical address",
+				    i, show(s, sizeof s, k + 1, kn - 1));
+		else if (!cdb_value(v, vn, &r))
+			parse_error(p, 0, "record %lu: bad value for \"%s\"", i, canon);
+		else if (k[1] == '@' && (r.kind != USERS_ACCEPT || r.args < r.end))
+			parse_error(p, 0, "record %lu: catch-all \"%s\" is not a plain accept",
+				    i, canon);
+		else
+			check_cdb_addresses(p, i, canon, &r);
+		return;
+	}
+	if (kn > 1 && (k[0] == 'l' || k[0] == 'n')) {
+		check_cdb_list(p, u, i, k, kn, v, vn);
+		return;
+	}
+	parse_error(p, 0, "record %lu: unknown key \"%s\"", i, show(s, sizeof s, k, kn));
+}
+
+static void check_cdb(struct parse *p, const struct users *u)
+{
+	struct cdb c = u->cdb;
+	unsigned pos;
+	unsigned long i = 0;
+	int rc;
+
+	cdb_seqinit(&pos, &c);
+	while ((rc = cdb_seqnext(&pos, &c)) > 0) {
+		const char *k = cdb_getkey(&c), *v = cdb_getdata(&c);
+		if (k == NULL || v == NULL) {
+			rc = -1;
+			break;
+		}
+		check_cdb_record(p, u, ++i, k, cdb_keylen(&c), v, cdb_datalen(&c));
+	}
+	if (rc < 0)
+		parse_error(p, 0, "damaged cdb after record %lu", i);
+}
+
+int users_check(const char *path, FILE *report)
+{
+	struct parse p = {.path = path, .report = report, .all = 1};
+	struct users *u = open_table(&p);
+
+	if (u != NULL && u->form == FORM_CDB)
+		check_cdb(&p, u);
+	users_free(u);
+	return p.errors;
+}
+
+/* ---------------------------------------------------------------------
+ * Compiling
+ */
+
+/* A secondary key: a local part, or a word of a full name, in the text
+ * buffer, and where the entry's 'a' record is in the cdb. */
+struct secondary {
+	uint32_t str, pos;
+	uint16_t len;
+	char type;
+};
+
+static int secondary_cmp(const void *a, const void *b, void *arg)
+{
+	const struct secondary *x = a, *y = b;
+	const char *buf = arg;
+	size_t n = x->len < y->len ? x->len : y->len;
+
+	if (x->type != y->type)
+		return x->type < y->type ? -1 : 1;
+	for (size_t i = 0; i < n; i++) {
+		int cx = lower((unsigned char)buf[x->str + i]);
+		int cy = lower((unsigned char)buf[y->str + i]);
+		if (cx != cy)
+			return cx < cy ? -1 : 1;
+	}
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+static int same_secondary(const struct secondary *x, const struct secondary *y,
+			  const char *buf)
+{
+	if (x->type != y->type || x->len != y->len)
+		return 0;
+	for (size_t i = 0; i < x->len; i++)
+		if (lower((unsigned char)buf[x->str + i]) != lower((unsigned char)buf[y->str + i]))
+			return 0;
+	return 1;
+}
+
+/* The start of the line after p. */
+static const char *next_line(const char *p, const char *end)
+{
+	const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+	return nl != NULL ? nl + 1 : end;
+}
+
+/* The secondary keys of one record (stored at sec unless NULL): how many. */
+static size_t record_secondary(const char *buf, const struct rec *r, uint32_t pos,
+			       struct secondary *sec)
+{
+	const char *c = r->args, *name, *w;
+	size_t count = 0;
+
+	if (r->key[0] != '@') {
+		if (sec != NULL)
+			sec[count] = (struct secondary){(uint32_t)(r->key - buf), pos,
+				(uint16_t)key_local_len(r->key, strlen(r->key)), 'l'};
+		count++;
+	}
+	if (r->kind != USERS_ACCEPT || (name = arg_next(&c, r->end)) == NULL)
+		return count;
+	for (w = name; *w != '\0';) {
+		size_t len = strcspn(w, " ");
+		if (sec != NULL)
+			sec[count] = (struct secondary){(uint32_t)(w - buf), pos,
+				(uint16_t)len, 'n'};
+		count++;
+		w += len + (w[len] == ' ');
+	}
+	return count;
+}
+
+/* The 'l' and 'n' records: one per distinct secondary key, listing the
+ * positions of its entries in table order, each once. */
+static int write_secondary(const struct users *u, struct cdb_make *cm,
+			   struct secondary *sec, size_t n)
+{
+	char key[1 + USERS_NAME_MAX + 1];
+	unsigned char *list = malloc(4 * (n + 1));
+	size_t i = 0;
+
+	if (list == NULL)
+		return -1;
+	qsort_r(sec, n, sizeof *sec, secondary_cmp, u->buf);
+	while (i < n) {
+		size_t j, len = 0;
+		key[0] = sec[i].type;
+		for (size_t k = 0; k < sec[i].len; k++)
+			key[1 + k] = (char)lower((unsigned char)u->buf[sec[i].str + k]);
+		for (j = i; j < n && same_secondary(&sec[i], &sec[j], u->buf); j++) {
+			if (j > i && sec[j - 1].pos == sec[j].pos)
+				continue;	/* "Anna Anna" */
+			cdb_pack(sec[j].pos, list + len);
+			len += 4;
+		}
+		if (cdb_make_add(cm, key, 1u + sec[i].len, list, (unsigned)len) < 0) {
+			free(list);
+			return -1;
+		}
+		i = j;
+	}
+	free(list);
+	return 0;
+}
+
+/* The format record, then one 'a' record per entry, then the lists. */
+static int write_records(const struct users *u, struct cdb_make *cm)
+{
+	static const char letter[] = {
+		[USERS_ACCEPT] = 'A', [USERS_FORWARD] = 'F',
+		[USERS_MOVED] = 'M', [USERS_GROUP] = 'G',
+	};
+	const char *end = u->buf + u->size;
+	char key[1 + KEY_MAX + 1], value[1 + USERS_LINE_MAX];
+	struct secondary *sec;
+	size_t nsec = 0;
+	struct rec r;
+	int rc;
+
+	for (const char *p = u->buf; p < end; p = next_line(p, end)) {
+		if (is_text_rec(p)) {
+			text_rec(p, &r);
+			nsec += record_secondary(u->buf, &r, 0, NULL);
+		}
+	}
+	sec = malloc((nsec + 1) * sizeof *sec);
+	if (sec == NULL)
+		return -1;
+	nsec = 0;
+	rc = cdb_make_add(cm, USERS_CDB_MAGIC, USERS_CDB_MAGIC_LEN, USERS_CDB_FORMAT,
+			  (unsigned)strlen(USERS_CDB_FORMAT));
+	for (const char *p = u->buf; p < end && rc == 0; p = next_line(p, end)) {
+		size_t kn, vn;
+		if (!is_text_rec(p))
+			continue;
+		text_rec(p, &r);
+		kn = strlen(r.key);
+		vn = (size_t)(r.end - r.args);
+		key[0] = 'a';
+		memcpy(key + 1, r.key, kn);
+		value[0] = letter[r.kind];
+		memcpy(value + 1, r.args, vn);
+		/* cdb_dpos: where cdb_make_add puts this record. */
+		nsec += record_secondary(u->buf, &r, cm->cdb_dpos, sec + nsec);
+		rc = cdb_make_add(cm, key, (unsigned)(kn + 1), value, (unsigned)(vn + 1));
+	}
+	if (rc == 0)
+		rc = write_secondary(u, cm, sec, nsec);
+	free(sec);
+	return rc < 0 ? -1 : 0;
+}
+
+/* Write the cdb of u to fd: 0, or -1 with errno. */
+static int write_cdb(const struct users *u, int fd)
+{
+	struct cdb_make cm;
+	int rc, saved;
+
+	if (cdb_make_start(&cm, fd) < 0)
+		return -1;
+	rc = write_records(u, &cm);
+	saved = errno;
+	/* cdb_make_finish also frees what cdb_make_add allocated. */
+	if (cdb_make_finish(&cm) < 0 && rc == 0) {
+		rc = -1;
+		saved = errno;
+	}
+	errno = saved;
+	return rc;
+}
+
+static int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc;
+
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	if (close(fd) < 0)
+		rc = -1;
+	return rc;
+}
+
+/* Create the temporary file next to the target, with O_EXCL so that a
+ * concurrent compile or a stale file is never written through. */
+static int create_temp(const char *target, mode_t mode, char *tmp, size_t size)
+{
+	const char *base = strrchr(target, '/');
+	int dirlen = base != NULL ? (int)(base - target + 1) : 0;
+
+	base = base != NULL ? base + 1 : target;
+	for (unsigned i = 0; i < 100; i++) {
+		int fd, n = snprintf(tmp, size, "%.*s.%s.tmp%ld.%u", dirlen, target,
+				     base, (long)getpid(), i);
+		if (n < 0 || (size_t)n >= size) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, mode);
+		if (fd >= 0 || errno != EEXIST)
+			return fd;
+	}
+	return -1;
+}
+
+int users_compile(const char *path, char *err, size_t errsize)
+{
+	char target[PATH_MAX], tmp[PATH_MAX], dir[PATH_MAX];
+	const char *step = "";
+	struct users *u;
+	struct stat st;
+	int fd = -1, n;
+	const char *slash = strrchr(path, '/');
+
+	n = snprintf(target, sizeof target, "%s.cdb", path);
+	if (n < 0 || (size_t)n >= sizeof target) {
+		snprintf(err, errsize, "%s: name too long", path);
+		return -1;
+	}
+	if (slash == NULL)
+		snprintf(dir, sizeof dir, ".");
+	else
+		snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	u = users_open(path, err, errsize);
+	if (u == NULL)
+		return -1;
+	if (u->form == FORM_CDB) {
+		snprintf(err, errsize, "%s: already a compiled table", path);
+		users_free(u);
+		return -1;
+	}
+	if (stat(path, &st) < 0)
+		step = "stat";
+	else if ((fd = create_temp(target, st.st_mode & 0666, tmp, sizeof tmp)) < 0)
+		step = "create a temporary file";
+	else if (fchmod(fd, st.st_mode & 0666) < 0)
+		step = "fchmod";
+	else if (write_cdb(u, fd) < 0)
+		step = "write";
+	else if (fsync(fd) < 0)
+		step = "fsync";
+	if (fd >= 0 && close(fd) < 0 && *step == '\0')
+		step = "close";
+	if (*step == '\0' && rename(tmp, target) < 0)
+		step = "rename";
+	if (*step != '\0') {
+		snprintf(err, errsize, "%s: cannot %s: %s", fd >= 0 ? tmp : target,
+			 step, strerror(errno));
+		if (fd >= 0)
+			unlink(tmp);
+		users_free(u);
+		return -1;
+	}
+	users_free(u);
+	if (fsync_dir(dir) < 0) {
+		snprintf(err, errsize, "%s: cannot fsync: %s", dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
