@@ -1,0 +1,1002 @@
+/*
+ * check_users.c: the users table (users.c): the parser and every error with
+ * its line number, lookups, group expansion, VRFY searches, and the cdb
+ * form: the same answers as the text, written atomically, never from a
+ * broken table.  Tables are written into a fresh mkdtemp directory.
+ */
+#include <cdb.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "suites.h"
+#include "users.h"
+
+/* ------------------------------------------------------------------ */
+/* Helpers: a temporary directory, files in it, answers as text. */
+
+static char dir[64];
+
+static void dir_make(void)
+{
+	snprintf(dir, sizeof dir, "/tmp/check_users.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void dir_remove(void)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char path[512];
+
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		ck_assert_int_eq(unlink(path), 0);
+	}
+	closedir(d);
+	ck_assert_int_eq(rmdir(dir), 0);
+}
+
+/* Write n bytes as dir/name; returns the path (static, one at a time). */
+static const char *put_bytes(const char *name, const char *text, size_t n)
+{
+	static char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(text, 1, n, f), n);
+	ck_assert_int_eq(fclose(f), 0);
+	return path;
+}
+
+static const char *put(const char *name, const char *text)
+{
+	return put_bytes(name, text, strlen(text));
+}
+
+/* The names in dir, sorted, space-separated. */
+static char *listing(void)
+{
+	static char out[1024];
+	struct dirent **names;
+	int n = scandir(dir, &names, NULL, alphasort);
+
+	ck_assert_int_ge(n, 0);
+	out[0] = '\0';
+	for (int i = 0; i < n; i++) {
+		if (names[i]->d_name[0] != '.' || strlen(names[i]->d_name) > 2) {
+			strcat(out, out[0] ? " " : "");
+			strcat(out, names[i]->d_name);
+		}
+		free(names[i]);
+	}
+	free(names);
+	return out;
+}
+
+/* users_check's report, with dir replaced by "T". */
+static char *check_report(const char *path, int *errors)
+{
+	static char out[8192];
+	char *buf = NULL, *p, *q;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	ck_assert_ptr_nonnull(f);
+	*errors = users_check(path, f);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_uint_lt(len, sizeof out);
+	for (p = buf, q = out; *p != '\0';) {
+		if (strncmp(p, dir, strlen(dir)) == 0) {
+			*q++ = 'T';
+			p += strlen(dir);
+		} else {
+			*q++ = *p++;
+		}
+	}
+	*q = '\0';
+	free(buf);
+	return out;
+}
+
+static struct users *open_ok(const char *path)
+{
+	char err[512] = "";
+	struct users *u = users_open(path, err, sizeof err);
+
+	if (u == NULL)
+		ck_abort_msg("users_open: %s", err);
+	return u;
+}
+
+/* users_open's error, with dir replaced by "T". */
+static const char *open_error(const char *path)
+{
+	static char err[512], out[512];
+	struct users *u = users_open(path, err, sizeof err);
+
+	ck_assert_ptr_null(u);
+	ck_assert_int_eq(strncmp(err, dir, strlen(dir)), 0);
+	snprintf(out, sizeof out, "T%s", err + strlen(dir));
+	return out;
+}
+
+struct text {
+	char s[4096];
+	int stop_after;		/* add(): -1 after this many (0: never; <0: at once) */
+	int calls;
+};
+
+static void text_add(struct text *t, const char *s)
+{
+	size_t n = strlen(t->s);
+	snprintf(t->s + n, sizeof t->s - n, "%s%s", n ? " " : "", s);
+}
+
+static int collect(void *ctx, const char *mailbox)
+{
+	struct text *t = ctx;
+
+	t->calls++;
+	if (t->stop_after < 0 || (t->stop_after > 0 && t->calls > t->stop_after))
+		return -1;
+	text_add(t, mailbox);
+	return 0;
+}
+
+static void found(void *ctx, const struct users_entry *e)
+{
+	struct text *t = ctx;
+	char one[1024];
+
+	snprintf(one, sizeof one, "%d:%s:%s:%s", e->kind, e->address, e->name, e->target);
+	text_add(t, one);
+}
+
+/* Everything the table says about one query, as one line: the lookup
+ * (kind, key, name, target, mailbox), the expansion, the search. */
+static const char *answer(const struct users *u, const char *q, const char *delim)
+{
+	static char out[16384];
+	struct users_entry e;
+	struct text x = {0}, s = {0};
+	enum users_kind k = users_lookup(u, q, delim, &e);
+	int n = -3, m;
+
+	if (k != USERS_UNKNOWN && k != USERS_ERROR)
+		n = users_expand(u, &e, collect, &x);
+	m = users_search(u, q, 10, found, &s);
+	if (k == USERS_UNKNOWN || k == USERS_ERROR)
+		snprintf(out, sizeof out, "%d | search %d [%s]", k, m, s.s);
+	else
+		snprintf(out, sizeof out, "%d %s [%s] %s %s | expand %d [%s] | search %d [%s]",
+			 k, e.address, e.name, e.target, e.mailbox, n, x.s, m, s.s);
+	return out;
+}
+
+static const char *expand(const struct users *u, const char *q, int stop_after, int *rc)
+{
+	static struct text x;
+	struct users_entry e;
+
+	memset(&x, 0, sizeof x);
+	x.stop_after = stop_after;
+	ck_assert_int_ne(users_lookup(u, q, NULL, &e), USERS_UNKNOWN);
+	*rc = users_expand(u, &e, collect, &x);
+	return x.s;
+}
+
+static const char *search(const struct users *u, const char *q, unsigned max, int *rc)
+{
+	static struct text s;
+
+	memset(&s, 0, sizeof s);
+	*rc = users_search(u, q, max, found, &s);
+	return s.s;
+}
+
+static int compile(const char *path)
+{
+	char err[512];
+	int rc = users_compile(path, err, sizeof err);
+
+	if (rc != 0)
+		ck_abort_msg("users_compile: %s", err);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* The parser */
+
+static const char example[] =
+	"# The example table of users.h.\n"
+	"\n"
+	"alice@example.org    accept   Alice   Smith   # one space between words\n"
+	"Bob@Example.ORG\tforward\tbob@elsewhere.net\n"
+	"  carol@example.org  moved    carol@newplace.example\n"
+	"staff@example.org    group    alice@example.org team@example.org bob@example.org\n"
+	"team@example.org     group    ALICE@example.org dave@example.org ext@foreign.example\n"
+	"@catchall.example    accept\n"
+	"\"john smith\"@example.org accept John Smith\n"
+	"a#b@example.org      accept   # '#' inside a field is not a comment\n"
+	"   # indented comment\n"
+	"\t\n"
+	"crlf@example.org     accept   Line With CR\r\n"
+	"\"quoted\"@example.org accept\n"
+	"last@example.org     accept   No Newline";
+
+START_TEST(parse_example)
+{
+	struct users *u;
+	int errors;
+
+	dir_make();
+	const char *path = put("users", example);
+	ck_assert_str_eq(check_report(path, &errors), "");
+	ck_assert_int_eq(errors, 0);
+	u = open_ok(path);
+	ck_assert_str_eq(answer(u, "alice@example.org", NULL),
+		"1 alice@example.org [Alice Smith]  alice@example.org | expand 1 [alice@example.org]"
+		" | search 1 [1:alice@example.org:Alice Smith:]");
+	ck_assert_str_eq(answer(u, "bob@example.org", NULL),
+		"2 bob@example.org [] bob@elsewhere.net bob@example.org | expand 1 [bob@elsewhere.net]"
+		" | search 1 [2:bob@example.org::bob@elsewhere.net]");
+	ck_assert_str_eq(answer(u, "carol@example.org", NULL),
+		"3 carol@example.org [] carol@newplace.example carol@example.org | expand 0 []"
+		" | search 1 [3:carol@example.org::carol@newplace.example]");
+	ck_assert_str_eq(answer(u, "a#b@example.org", NULL),
+		"1 a#b@example.org []  a#b@example.org | expand 1 [a#b@example.org]"
+		" | search 1 [1:a#b@example.org::]");
+	ck_assert_str_eq(answer(u, "crlf@example.org", NULL),
+		"1 crlf@example.org [Line With CR]  crlf@example.org | expand 1 [crlf@example.org]"
+		" | search 1 [1:crlf@example.org:Line With CR:]");
+	ck_assert_str_eq(answer(u, "quoted@example.org", NULL),
+		"1 quoted@example.org []  quoted@example.org | expand 1 [quoted@example.org]"
+		" | search 1 [1:quoted@example.org::]");
+	ck_assert_str_eq(answer(u, "last@example.org", NULL),
+		"1 last@example.org [No Newline]  last@example.org | expand 1 [last@example.org]"
+		" | search 1 [1:last@example.org:No Newline:]");
+	ck_assert_str_eq(answer(u, "\"John Smith\"@Example.org", NULL),
+		"1 \"john smith\"@example.org [John Smith]  \"John Smith\"@Example.org"
+		" | expand 1 [\"John Smith\"@Example.org]"
+		" | search 1 [1:\"john smith\"@example.org:John Smith:]");
+	users_free(u);
+	dir_remove();
+}
+END_TEST
+
+/* The example shipped for operators (and the integration tests) is clean
+ * and says what its comments say. */
+START_TEST(parse_shipped_example)
+{
+	struct users *u;
+	int rc;
+
+	ck_assert_int_eq(users_check("tests/users/example.txt", stderr), 0);
+	u = open_ok("tests/users/example.txt");
+	ck_assert_str_eq(expand(u, "staff@example.org", 0, &rc),
+		"alice@example.org fred@example.org bob@elsewhere.example partner@other.example");
+	ck_assert_str_eq(search(u, "smith", 10, &rc),
+		"1:alice@example.org:Alice Smith: 1:fred@example.org:Fred Smith:");
+	ck_assert_str_eq(search(u, "\"John Q\"", 10, &rc),
+		"1:\"john q\"@example.org:John Q. Public:");
+	users_free(u);
+}
+END_TEST
+
+/* Every error, each with its line number, all reported by users_check;
+ * users_open stops at the first. */
+static const char broken[] =
+	"ok@example.org accept\n"					/* 1 */
+	"nokind@example.org\n"						/* 2 */
+	"x@example.org frobnicate\n"					/* 3 */
+	"not an address accept\n"					/* 4 */
+	"<angle@example.org> accept\n"					/* 5 */
+	"OK@EXAMPLE.ORG accept\n"					/* 6 */
+	"\"ok\"@example.org accept\n"					/* 7 */
+	"f1@example.org forward\n"					/* 8 */
+	"f2@example.org forward a@example.net b@example.net\n"		/* 9 */
+	"f3@example.org forward F3@Example.org\n"			/* 10 */
+	"f4@example.org moved bad@\n"					/* 11 */
+	"g1@example.org group\n"					/* 12 */
+	"g2@example.org group ok@example.org not-an-address\n"		/* 13 */
+	"@c1.example accept Catch All\n"				/* 14 */
+	"@c2.example group a@example.net\n"				/* 15 */
+	"@-bad-.example accept\n"					/* 16 */
+	"n1@example.org accept Evil <root@example.org>\n"		/* 17 */
+	"local@example.org accept\n"					/* 18: fine */
+	"postmaster accept\n"						/* 19 */
+	"@a,@b:route@example.org accept\n"				/* 20 */
+	"toolong@example.org accept " "0123456789012345678901234567890123456789"
+	"0123456789012345678901234567890123456789012345678901234567890123456789"
+	"0123456789012345678901234567890123456789012345678901234567890123456789"
+	"0123456789012345678901234567890123456789012345678901234567890123456789"
+	"0123456789\n"							/* 21 */
+	"x@example.org accept\n"					/* 22: fine */
+	"x12345678901234567890123456789012345678901234567890123456789012345"
+	"@example.org accept\n";					/* 23 */
+
+START_TEST(parse_every_error)
+{
+	int errors;
+
+	dir_make();
+	const char *path = put("users", broken);
+	ck_assert_str_eq(check_report(path, &errors),
+		"T/users:2: no kind after the address (accept, forward, moved or group)\n"
+		"T/users:3: unknown kind \"frobnicate\" (accept, forward, moved or group)\n"
+		"T/users:4: bad address \"not\"\n"
+		"T/users:5: bad address \"<angle@example.org>\"\n"
+		"T/users:6: duplicate of line 1 (\"ok@example.org\")\n"
+		"T/users:7: duplicate of line 1 (\"ok@example.org\")\n"
+		"T/users:8: forward without an address\n"
+		"T/users:9: forward takes one address\n"
+		"T/users:10: forward to the address itself\n"
+		"T/users:11: bad address \"bad@\"\n"
+		"T/users:12: group without members\n"
+		"T/users:13: bad address \"not-an-address\"\n"
+		"T/users:14: a catch-all (@domain) takes \"accept\" and nothing else\n"
+		"T/users:15: a catch-all (@domain) takes \"accept\" and nothing else\n"
+		"T/users:16: bad address \"@-bad-.example\"\n"
+		"T/users:17: '<' in full name\n"
+		"T/users:19: bad address \"postmaster\"\n"
+		"T/users:20: bad address \"@a,@b:route@example.org\"\n"
+		"T/users:21: full name longer than 255 bytes\n"
+		"T/users:23: address \"x123456789012345678901234567890123456789012345678901234567890...\""
+		" too long (local part over 64 or domain over 255 bytes)\n");
+	ck_assert_int_eq(errors, 20);
+	ck_assert_int_eq(users_check(path, NULL), 20);
+	ck_assert_str_eq(open_error(path),
+		"T/users:2: no kind after the address (accept, forward, moved or group)");
+	dir_remove();
+}
+END_TEST
+
+START_TEST(parse_long_lines)
+{
+	char line[USERS_LINE_MAX + 200];
+	char *text = malloc(200000);
+	size_t n;
+	int errors;
+
+	dir_make();
+	/* Exactly USERS_LINE_MAX bytes (the LF apart): fine.  One more: an
+	 * error.  100,000: an error, and the next line is read as usual. */
+	n = (size_t)snprintf(line, sizeof line, "big@example.org group");
+	while (n + 16 <= USERS_LINE_MAX)
+		n += (size_t)snprintf(line + n, sizeof line - n, " m%012zu@x", n);
+	while (n < USERS_LINE_MAX)
+		line[n++] = ' ';
+	line[n] = '\0';
+	ck_assert_uint_eq(strlen(line), USERS_LINE_MAX);
+	snprintf(text, 200000, "# a\n%s\n%s \n", line, line);
+	n = strlen(text);
+	memcpy(text + n, "huge@example.org accept ", 24);
+	memset(text + n + 24, 'x', 100000);
+	strcpy(text + n + 24 + 100000, "\nafter@example.org accept After\n");
+	const char *path = put("users", text);
+	ck_assert_str_eq(check_report(path, &errors),
+		"T/users:3: line longer than 4096 bytes\n"
+		"T/users:4: line longer than 4096 bytes\n");
+	ck_assert_int_eq(errors, 2);
+	/* A CR before the LF does not count. */
+	snprintf(text, 200000, "%s\r\n", line);
+	path = put("users", text);
+	ck_assert_str_eq(check_report(path, &errors), "");
+	free(text);
+	dir_remove();
+}
+END_TEST
+
+START_TEST(parse_non_ascii)
+{
+	static const char table[] =
+		"\xc3\xa9t\xc3\xa9@example.org accept\n"		/* 1: 8-bit local part */
+		"ete@ex\xc3\xa4mple.org accept\n"			/* 2: 8-bit domain */
+		"f@example.org forward x@b\xc3\xbc.example\n"		/* 3: 8-bit target */
+		"utf8@example.org accept Ren\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\xa7\n" /* 4: fine */
+		"latin1@example.org accept Ren\xe9\n"			/* 5: not UTF-8 */
+		"overlong@example.org accept \xc0\xaf\n"		/* 6 */
+		"surrogate@example.org accept \xed\xa0\x80\n"		/* 7 */
+		"beyond@example.org accept \xf4\x90\x80\x80\n"		/* 8 */
+		"cut@example.org accept abc\xe2\x82\n"			/* 9 */
+		"c1@example.org accept a\xc2\x85z\n"			/* 10 */
+		"ctl@example.org accept a\x01z\n"			/* 11 */
+		"del@example.org accept a\x7fz\n"			/* 12 */
+		"nul@example.org accept a";				/* 13, NUL follows */
+	char text[sizeof table + 32];
+	struct users *u;
+	int errors;
+
+	dir_make();
+	memcpy(text, table, sizeof table - 1);
+	memcpy(text + sizeof table - 1, "\0z\n", 3);
+	const char *path = put_bytes("users", text, sizeof table - 1 + 3);
+	ck_assert_str_eq(check_report(path, &errors),
+		"T/users:1: non-ASCII byte in address \"\\xc3\\xa9t\\xc3\\xa9@example.org\" (SMTPUTF8 is not offered)\n"
+		"T/users:2: non-ASCII byte in address \"ete@ex\\xc3\\xa4mple.org\" (SMTPUTF8 is not offered)\n"
+		"T/users:3: non-ASCII byte in address \"x@b\\xc3\\xbc.example\" (SMTPUTF8 is not offered)\n"
+		"T/users:5: full name is not valid UTF-8\n"
+		"T/users:6: full name is not valid UTF-8\n"
+		"T/users:7: full name is not valid UTF-8\n"
+		"T/users:8: full name is not valid UTF-8\n"
+		"T/users:9: full name is not valid UTF-8\n"
+		"T/users:10: control character U+0085 in full name\n"
+		"T/users:11: control character 0x01 in full name\n"
+		"T/users:12: control character 0x7f in full name\n"
+		"T/users:13: NUL byte\n");
+	ck_assert_int_eq(errors, 12);
+	path = put("users", "utf8@example.org accept Ren\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\xa7\n");
+	u = open_ok(path);
+	ck_assert_str_eq(answer(u, "UTF8@example.org", NULL),
+		"1 utf8@example.org [Ren\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\xa7]  UTF8@example.org"
+		" | expand 1 [UTF8@example.org] | search 1 [1:utf8@example.org:Ren\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\xa7:]");
+	users_free(u);
+	dir_remove();
+}
+END_TEST
+
+START_TEST(parse_loops)
+{
+	char *text = malloc(2000 * 64);
+	size_t n = 0;
+	int errors;
+
+	dir_make();
+	const char *path = put("users",
+		"self@example.org group a@example.org SELF@example.org\n"	/* 1 */
+		"a@example.org accept\n"					/* 2 */
+		"p@example.org group q@example.org\n"				/* 3 */
+		"q@example.org group r@example.org x@example.net\n"		/* 4 */
+		"r@example.org group P@Example.org\n"				/* 5 */
+		"s@example.org group p@example.org\n"				/* 6: into the loop */
+		"m@example.org moved n@example.net\n"				/* 7 */
+		"h@example.org group a@example.org m@example.org\n");		/* 8 */
+	ck_assert_str_eq(check_report(path, &errors),
+		"T/users:1: group loop: self@example.org -> self@example.org\n"
+		"T/users:5: group loop: p@example.org -> q@example.org -> r@example.org -> p@example.org\n"
+		"T/users:8: member m@example.org has moved (line 7): name its new address\n");
+	ck_assert_int_eq(errors, 3);
+	ck_assert_str_eq(open_error(path),
+		"T/users:1: group loop: self@example.org -> self@example.org");
+
+	/* A cycle through 1000 groups, declared in reverse order. */
+	for (int i = 999; i >= 0; i--)
+		n += (size_t)sprintf(text + n, "g%d@example.org group g%d@example.org\n",
+				     i, (i + 1) % 1000);
+	path = put("users", text);
+	const char *report = check_report(path, &errors);
+	ck_assert_int_eq(errors, 1);
+	const char *prefix = "T/users:2: group loop: g999@example.org -> "
+			     "g0@example.org -> g1@example.org -> ";
+	ck_assert_int_eq(strncmp(report, prefix, strlen(prefix)), 0);
+	ck_assert_str_eq(report + strlen(report) - 4, "...\n");
+	free(text);
+	dir_remove();
+}
+END_TEST
+
+START_TEST(parse_deep_groups)
+{
+	/* 5000 groups nested in a chain, no loop: read, and expanded with an
+	 * explicit stack (no recursion). */
+	char *text = malloc(5000 * 64);
+	size_t n = 0;
+	struct users *u;
+	int rc;
+
+	dir_make();
+	for (int i = 0; i < 5000; i++)
+		n += (size_t)sprintf(text + n, "d%d@example.org group d%d@example.org m%d@example.net\n",
+				     i, i + 1, i % 3);
+	char path[512];
+	snprintf(path, sizeof path, "%s", put("users", text));
+	u = open_ok(path);
+	ck_assert_str_eq(expand(u, "d0@example.org", 0, &rc),
+		"d5000@example.org m1@example.net m0@example.net m2@example.net");
+	ck_assert_int_eq(rc, 4);
+	users_free(u);
+	ck_assert_int_eq(compile(path), 0);
+	strcat(path, ".cdb");
+	u = open_ok(path);
+	ck_assert_str_eq(expand(u, "d0@example.org", 0, &rc),
+		"d5000@example.org m1@example.net m0@example.net m2@example.net");
+	ck_assert_int_eq(rc, 4);
+	users_free(u);
+	free(text);
+	dir_remove();
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Lookups, expansion, search: on the text form, and (round trip) on the
+ * cdb the text compiles to, which must give the same answers. */
+
+static const char table[] =
+	"alice@example.org      accept  Alice Smith\n"			/* 1 */
+	"alice@example.net      accept  Alice Jones\n"			/* 2 */
+	"alice+lists@example.org accept Alice's Lists\n"		/* 3 */
+	"fred@example.org       accept  Fred Smith\n"			/* 4 */
+	"smith@example.org      accept  Agent\n"			/* 5 */
+	"bob@example.org        forward Bob.Remote@Elsewhere.example\n"	/* 6 */
+	"carol@example.org      moved   carol@newplace.example\n"	/* 7 */
+	"staff@example.org      group   alice@example.org team@example.org bob@example.org\n"
+	"team@example.org       group   ALICE@Example.org dave@example.org Ext@Foreign.example"
+	" fwd@example.org catch@catch.example\n"			/* 9 */
+	"fwd@example.org        forward ext@foreign.example\n"		/* 10 */
+	"all@example.org        group   staff@example.org team@example.org fred@example.org"
+	" Bob.Remote@elsewhere.example\n"				/* 11 */
+	"@catch.example         accept\n"				/* 12 */
+	"\"j q\"@example.org     accept  J Q Public\n"			/* 13 */
+	"\"x.y\"@example.org     accept\n"				/* 14 */
+	"anna@example.org       accept  Anna Anna\n";			/* 15 */
+
+static const char *const queries[] = {
+	"alice@example.org", "ALICE@EXAMPLE.ORG", "\"alice\"@example.org",
+	"alice+tag@example.org", "alice+lists@example.org", "alice-x@example.org",
+	"alice+@example.org", "+alice@example.org", "alice@example.com",
+	"bob@example.org", "bob+x@example.org", "carol@example.org",
+	"staff@example.org", "team@example.org", "all@example.org",
+	"zed@catch.example", "zed+x@CATCH.example", "zed@example.org",
+	"\"j q\"@example.org", "\"J Q\"@EXAMPLE.org", "x.y@example.org",
+	"\"x+y\"@example.org", "postmaster", "not an address", "",
+	"alice", "Alice", "smith", "Smith", "alice smith", "ALICE   SMITH",
+	"<alice@example.org>", " alice@example.net ", "Alice's", "jones",
+	"anna", "\"j q\"", "j q public", "nobody", "@catch.example", "catch.example",
+	"q", "public",
+};
+
+START_TEST(lookup_rules)
+{
+	struct users_entry e;
+	struct users *u;
+
+	dir_make();
+	u = open_ok(put("users", table));
+	/* Case, quoting, delimiter (only when the exact form is absent, cut
+	 * at the first delimiter, never to an empty local part), catch-all. */
+	ck_assert_int_eq(users_lookup(u, "Alice@Example.ORG", "+", &e), USERS_ACCEPT);
+	ck_assert_str_eq(e.address, "alice@example.org");
+	ck_assert_str_eq(e.mailbox, "Alice@Example.ORG");
+	ck_assert_int_eq(users_lookup(u, "\"alice\"@example.org", NULL, &e), USERS_ACCEPT);
+	ck_assert_str_eq(e.address, "alice@example.org");
+	ck_assert_int_eq(users_lookup(u, "alice+tag@example.org", NULL, &e), USERS_UNKNOWN);
+	ck_assert_int_eq(users_lookup(u, "alice+tag@example.org", "", &e), USERS_UNKNOWN);
+	ck_assert_int_eq(users_lookup(u, "alice+tag@example.org", "+", &e), USERS_ACCEPT);
+	ck_assert_str_eq(e.address, "alice@example.org");
+	ck_assert_str_eq(e.mailbox, "alice+tag@example.org");
+	ck_assert_int_eq(users_lookup(u, "alice+lists@example.org", "+", &e), USERS_ACCEPT);
+	ck_assert_str_eq(e.address, "alice+lists@example.org");
+	ck_assert_str_eq(e.name, "Alice's Lists");
+	ck_assert_int_eq(users_lookup(u, "alice-x+y@example.org", "+-", &e), USERS_ACCEPT);
+	ck_assert_str_eq(e.address, "alice@example.org");
+	ck_assert_int_eq(users_lookup(u, "alice-x@example.org", "+", &e), USERS_UNKNOWN);
+	ck_assert_int_eq(users_lookup(u, "+alice@example.org", "+", &e), USERS_UNKNOWN);
+	ck_assert_int_eq(users_lookup(u, "\"alice+x y\"@example.org", "+", &e), USERS_UNKNOWN);
+	ck_assert_int_eq(users_lookup(u, "bob+x@example.org", "+", &e), USERS_FORWARD);
+	ck_assert_str_eq(e.target, "Bob.Remote@Elsewhere.example");
+	ck_assert_int_eq(users_lookup(u, "Zed+x@Catch.Example", "+", &e), USERS_ACCEPT);
+	ck_assert_str_eq(e.address, "@catch.example");
+	ck_assert_str_eq(e.mailbox, "Zed+x@Catch.Example");
+	ck_assert_int_eq(users_lookup(u, "zed@example.org", "+", &e), USERS_UNKNOWN);
+	ck_assert_int_eq(users_lookup(u, "zed@sub.catch.example", "+", &e), USERS_UNKNOWN);
+	ck_assert_int_eq(users_lookup(u, "postmaster", "+", &e), USERS_UNKNOWN);
+	ck_assert_int_eq(users_lookup(u, "<alice@example.org>", "+", &e), USERS_UNKNOWN);
+	ck_assert_int_eq(users_lookup(u, "alice@example.org ", "+", &e), USERS_UNKNOWN);
+	ck_assert_int_eq(users_lookup(u, "\"J Q\"@example.org", "+", &e), USERS_ACCEPT);
+	ck_assert_str_eq(e.address, "\"j q\"@example.org");
+	ck_assert_int_eq(users_lookup(u, "x.y@example.org", "+", &e), USERS_ACCEPT);
+	ck_assert_str_eq(e.address, "x.y@example.org");
+	users_free(u);
+	dir_remove();
+}
+END_TEST
+
+START_TEST(expand_groups)
+{
+	struct users_entry e;
+	struct users *u;
+	struct text x = {0};
+	int rc;
+
+	dir_make();
+	u = open_ok(put("users", table));
+	/* Nested groups, each address once (ALICE@Example.org is alice),
+	 * forward members by their targets, catch-all and foreign members as
+	 * written. */
+	ck_assert_str_eq(expand(u, "staff@example.org", 0, &rc),
+		"alice@example.org dave@example.org Ext@Foreign.example"
+		" catch@catch.example Bob.Remote@Elsewhere.example");
+	ck_assert_int_eq(rc, 5);
+	ck_assert_str_eq(expand(u, "all@example.org", 0, &rc),
+		"alice@example.org dave@example.org Ext@Foreign.example"
+		" catch@catch.example Bob.Remote@Elsewhere.example fred@example.org");
+	ck_assert_int_eq(rc, 6);
+	/* add() refusing the third address stops the expansion there. */
+	ck_assert_str_eq(expand(u, "all@example.org", 2, &rc),
+		"alice@example.org dave@example.org");
+	ck_assert_int_eq(rc, -1);
+	ck_assert_str_eq(expand(u, "all@example.org", 1, &rc), "alice@example.org");
+	ck_assert_int_eq(rc, -1);
+	/* Single entries: no set, no allocation. */
+	ck_assert_str_eq(expand(u, "bob@example.org", 0, &rc), "Bob.Remote@Elsewhere.example");
+	ck_assert_int_eq(rc, 1);
+	ck_assert_str_eq(expand(u, "bob@example.org", -1, &rc), "");
+	ck_assert_int_eq(rc, -1);
+	ck_assert_str_eq(expand(u, "carol@example.org", 0, &rc), "");
+	ck_assert_int_eq(rc, 0);
+	ck_assert_str_eq(expand(u, "ALICE@example.org", 0, &rc), "ALICE@example.org");
+	ck_assert_int_eq(rc, 1);
+	/* An entry from users_search has no mailbox: its address is used. */
+	memset(&e, 0, sizeof e);
+	e.kind = USERS_ACCEPT;
+	strcpy(e.address, "alice@example.org");
+	ck_assert_int_eq(users_expand(u, &e, collect, &x), 1);
+	ck_assert_str_eq(x.s, "alice@example.org");
+	e.kind = USERS_UNKNOWN;
+	ck_assert_int_eq(users_expand(u, &e, collect, &x), 0);
+	users_free(u);
+	dir_remove();
+}
+END_TEST
+
+START_TEST(search_vrfy)
+{
+	struct users *u;
+	int rc;
+
+	dir_make();
+	u = open_ok(put("users", table));
+	/* A full address: that entry only (no delimiter, no catch-all). */
+	ck_assert_str_eq(search(u, "<Alice@Example.org>", 10, &rc),
+			 "1:alice@example.org:Alice Smith:");
+	ck_assert_int_eq(rc, 1);
+	search(u, "alice+tag@example.org", 10, &rc);
+	ck_assert_int_eq(rc, 0);
+	search(u, "zed@catch.example", 10, &rc);
+	ck_assert_int_eq(rc, 0);
+	/* A local part at every domain, then names: several matches. */
+	ck_assert_str_eq(search(u, "alice", 10, &rc),
+		"1:alice@example.org:Alice Smith: 1:alice@example.net:Alice Jones:");
+	ck_assert_int_eq(rc, 2);
+	ck_assert_str_eq(search(u, "ALICE", 1, &rc), "1:alice@example.org:Alice Smith:");
+	ck_assert_int_eq(rc, 2);
+	search(u, "alice", 0, &rc);
+	ck_assert_int_eq(rc, 2);
+	/* smith@ by its local part first, then two by a word of the name. */
+	ck_assert_str_eq(search(u, "Smith", 10, &rc),
+		"1:smith@example.org:Agent: 1:alice@example.org:Alice Smith:"
+		" 1:fred@example.org:Fred Smith:");
+	ck_assert_int_eq(rc, 3);
+	ck_assert_str_eq(search(u, " alice \t SMITH ", 10, &rc),
+			 "1:alice@example.org:Alice Smith:");
+	ck_assert_int_eq(rc, 1);
+	ck_assert_str_eq(search(u, "anna", 10, &rc), "1:anna@example.org:Anna Anna:");
+	ck_assert_int_eq(rc, 1);
+	ck_assert_str_eq(search(u, "\"J Q\"", 10, &rc), "1:\"j q\"@example.org:J Q Public:");
+	ck_assert_int_eq(rc, 1);
+	ck_assert_str_eq(search(u, "bob", 10, &rc),
+			 "2:bob@example.org::Bob.Remote@Elsewhere.example");
+	ck_assert_str_eq(search(u, "carol", 10, &rc),
+			 "3:carol@example.org::carol@newplace.example");
+	ck_assert_str_eq(search(u, "staff", 10, &rc), "4:staff@example.org::");
+	/* None. */
+	search(u, "nobody", 10, &rc);
+	ck_assert_int_eq(rc, 0);
+	search(u, "Smit", 10, &rc);
+	ck_assert_int_eq(rc, 0);
+	search(u, "", 10, &rc);
+	ck_assert_int_eq(rc, 0);
+	search(u, "<>", 10, &rc);
+	ck_assert_int_eq(rc, 0);
+	search(u, "catch.example", 10, &rc);
+	ck_assert_int_eq(rc, 0);
+	users_free(u);
+	dir_remove();
+}
+END_TEST
+
+START_TEST(compile_round_trip)
+{
+	char text_path[512], cdb_path[512];
+	struct users *t, *c;
+	struct stat st;
+	int errors;
+
+	dir_make();
+	snprintf(text_path, sizeof text_path, "%s", put("users", table));
+	snprintf(cdb_path, sizeof cdb_path, "%s/users.cdb", dir);
+	ck_assert_int_eq(compile(text_path), 0);
+	ck_assert_str_eq(listing(), "users users.cdb");	/* no temporary file left */
+	t = open_ok(text_path);
+	c = open_ok(cdb_path);
+	for (size_t i = 0; i < sizeof queries / sizeof queries[0]; i++) {
+		for (int d = 0; d < 3; d++) {
+			const char *delim = d == 0 ? NULL : d == 1 ? "+" : "+-";
+			char a[16384];
+			snprintf(a, sizeof a, "%s", answer(t, queries[i], delim));
+			ck_assert_msg(strcmp(a, answer(c, queries[i], delim)) == 0,
+				      "%s: text %s, cdb %s", queries[i], a,
+				      answer(c, queries[i], delim));
+		}
+	}
+	/* The cdb is mapped, not held: its memory is its size. */
+	ck_assert_int_eq(stat(cdb_path, &st), 0);
+	ck_assert_uint_ge(users_memory(c), (size_t)st.st_size);
+	ck_assert_uint_lt(users_memory(c), (size_t)st.st_size + 1024);
+	ck_assert_int_eq(stat(text_path, &st), 0);
+	ck_assert_uint_gt(users_memory(t), (size_t)st.st_size);
+	users_free(t);
+	users_free(c);
+	ck_assert_str_eq(check_report(cdb_path, &errors), "");
+	ck_assert_int_eq(errors, 0);
+	dir_remove();
+}
+END_TEST
+
+START_TEST(compile_replaces_atomically)
+{
+	char path[512], cdb_path[512];
+	struct users_entry e;
+	struct users *old, *now;
+	struct stat st1, st2;
+
+	dir_make();
+	snprintf(path, sizeof path, "%s", put("users", "a@example.org accept First\n"));
+	snprintf(cdb_path, sizeof cdb_path, "%s/users.cdb", dir);
+	ck_assert_int_eq(chmod(path, 0640), 0);
+	ck_assert_int_eq(compile(path), 0);
+	ck_assert_int_eq(stat(cdb_path, &st1), 0);
+	ck_assert_uint_eq(st1.st_mode & 0777, 0640);	/* readable as the text is */
+	old = open_ok(cdb_path);
+	put("users", "a@example.org accept Second\nb@example.org accept\n");
+	ck_assert_int_eq(compile(path), 0);
+	ck_assert_int_eq(stat(cdb_path, &st2), 0);
+	ck_assert_uint_ne(st1.st_ino, st2.st_ino);	/* a new file, renamed */
+	ck_assert_str_eq(listing(), "users users.cdb");
+	/* A connection that opened the old one keeps a consistent view. */
+	ck_assert_int_eq(users_lookup(old, "a@example.org", NULL, &e), USERS_ACCEPT);
+	ck_assert_str_eq(e.name, "First");
+	ck_assert_int_eq(users_lookup(old, "b@example.org", NULL, &e), USERS_UNKNOWN);
+	now = open_ok(cdb_path);
+	ck_assert_int_eq(users_lookup(now, "a@example.org", NULL, &e), USERS_ACCEPT);
+	ck_assert_str_eq(e.name, "Second");
+	ck_assert_int_eq(users_lookup(now, "b@example.org", NULL, &e), USERS_ACCEPT);
+	users_free(old);
+	users_free(now);
+	dir_remove();
+}
+END_TEST
+
+START_TEST(compile_refuses)
+{
+	char path[512], cdb_path[512], err[512];
+	struct users_entry e;
+	struct users *u;
+
+	dir_make();
+	snprintf(path, sizeof path, "%s", put("users", "a@example.org accept\n"));
+	snprintf(cdb_path, sizeof cdb_path, "%s/users.cdb", dir);
+	ck_assert_int_eq(compile(path), 0);
+	/* A broken table: refused, the old cdb left as it was, nothing else. */
+	put("users", "a@example.org accept\nb@example.org group b@example.org\n");
+	ck_assert_int_eq(users_compile(path, err, sizeof err), -1);
+	ck_assert_str_eq(err + strlen(dir), "/users:2: group loop: b@example.org -> b@example.org");
+	ck_assert_str_eq(listing(), "users users.cdb");
+	u = open_ok(cdb_path);
+	ck_assert_int_eq(users_lookup(u, "a@example.org", NULL, &e), USERS_ACCEPT);
+	ck_assert_int_eq(users_lookup(u, "b@example.org", NULL, &e), USERS_UNKNOWN);
+	users_free(u);
+	/* A cdb is not compiled again; a missing file is an error. */
+	ck_assert_int_eq(users_compile(cdb_path, err, sizeof err), -1);
+	ck_assert_str_eq(err + strlen(dir), "/users.cdb: already a compiled table");
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(users_compile(path, err, sizeof err), -1);
+	ck_assert_str_eq(err + strlen(dir), "/users: No such file or directory");
+	ck_assert_str_eq(listing(), "users.cdb");
+	/* A directory that cannot be written: the reason, nothing left. */
+	if (geteuid() != 0) {
+		put("users", "a@example.org accept\n");
+		ck_assert_int_eq(chmod(dir, 0500), 0);
+		ck_assert_int_eq(users_compile(path, err, sizeof err), -1);
+		ck_assert_ptr_nonnull(strstr(err, "cannot create a temporary file"));
+		ck_assert_int_eq(chmod(dir, 0700), 0);
+		ck_assert_str_eq(listing(), "users users.cdb");
+	}
+	dir_remove();
+}
+END_TEST
+
+/* A cdb made here by hand, with the records given (key, value pairs). */
+static const char *make_cdb(const char *name, const char *const *kv, size_t n,
+			    const size_t *lens)
+{
+	static char path[512];
+	struct cdb_make cm;
+	int fd;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(cdb_make_start(&cm, fd), 0);
+	for (size_t i = 0; i < n; i += 2)
+		ck_assert_int_eq(cdb_make_add(&cm, kv[i], (unsigned)lens[i], kv[i + 1],
+					      (unsigned)lens[i + 1]), 0);
+	ck_assert_int_eq(cdb_make_finish(&cm), 0);
+	ck_assert_int_eq(close(fd), 0);
+	return path;
+}
+
+START_TEST(cdb_foreign_and_damaged)
+{
+	static const char *const other[] = {"\0smtpd-users-format", "2"};
+	static const size_t other_len[] = {19, 1};
+	static const char *const foreign[] = {"alice@example.org", "x"};
+	static const size_t foreign_len[] = {17, 1};
+	/* Records follow the 2048-byte table of contents, 8 bytes of
+	 * lengths, the key, the value: "agood..." is at 2048 + 28 = 2076
+	 * (0x81c), which the lists name, little-endian. */
+	static const char *const damaged[] = {
+		"\0smtpd-users-format", "1",
+		"agood@example.org", "A",
+		"abad@example.org", "X",
+		"aloop@example.org", "Gloop@example.org",	/* no NUL: bad */
+		"ag@example.org", "Gg@example.org\0junk",
+		"aBig@example.org", "A",
+		"lgood", "\x1c\x08\0\0",
+		"lnone", "\x02\x08\0\0",			/* not a record */
+		"zwhat", "",
+		"lwrong", "\x1c\x08\0\0",			/* not wrong@ */
+		"nodd", "\x1c\x08\0",
+	};
+	static const size_t damaged_len[] = {19, 1, 17, 1, 16, 1, 17, 17, 14, 20,
+					     16, 1, 5, 4, 5, 4, 5, 0, 6, 4, 4, 3};
+	struct users_entry e;
+	struct users *u;
+	int errors, rc;
+
+	dir_make();
+	/* Another format version: refused, with the way out. */
+	const char *path = make_cdb("v2.cdb", other, 2, other_len);
+	ck_assert_str_eq(open_error(path),
+			 "T/v2.cdb: a cdb of another format (not 1): compile the table again");
+	/* A cdb without the format record is not ours: read as text, which
+	 * it is not. */
+	path = make_cdb("foreign.cdb", foreign, 2, foreign_len);
+	ck_assert_str_eq(open_error(path), "T/foreign.cdb:1: NUL byte");
+	/* Damaged records: USERS_ERROR for the session (a 451), and every
+	 * one of them in users_check. */
+	path = make_cdb("damaged.cdb", damaged, 22, damaged_len);
+	u = open_ok(path);
+	ck_assert_int_eq(users_lookup(u, "good@example.org", NULL, &e), USERS_ACCEPT);
+	ck_assert_int_eq(users_lookup(u, "bad@example.org", NULL, &e), USERS_ERROR);
+	ck_assert_int_eq(users_lookup(u, "loop@example.org", NULL, &e), USERS_ERROR);
+	ck_assert_int_eq(users_lookup(u, "g@example.org", NULL, &e), USERS_GROUP);
+	ck_assert_int_eq(users_expand(u, &e, collect, &(struct text){0}), -2);
+	search(u, "none", 10, &rc);
+	ck_assert_int_eq(rc, -1);
+	ck_assert_str_eq(search(u, "good", 10, &rc), "1:good@example.org::");
+	ck_assert_int_eq(rc, 1);
+	users_free(u);
+	ck_assert_str_eq(check_report(path, &errors),
+		"T/damaged.cdb: record 3: bad value for \"bad@example.org\"\n"
+		"T/damaged.cdb: record 4: bad value for \"loop@example.org\"\n"
+		"T/damaged.cdb: record 5: bad address \"junk\" in \"g@example.org\"\n"
+		"T/damaged.cdb: record 6: key \"Big@example.org\" is not a canonical address\n"
+		"T/damaged.cdb: record 8: list \"lnone\" has a bad position 2050\n"
+		"T/damaged.cdb: record 9: unknown key \"zwhat\"\n"
+		"T/damaged.cdb: record 10: list \"lwrong\" holds \"good@example.org\", which does not fit\n"
+		"T/damaged.cdb: record 11: bad list\n");
+	ck_assert_int_eq(errors, 8);
+	dir_remove();
+}
+END_TEST
+
+START_TEST(open_failures)
+{
+	char path[512];
+	int errors;
+
+	dir_make();
+	snprintf(path, sizeof path, "%s/missing", dir);
+	ck_assert_str_eq(open_error(path), "T/missing: No such file or directory");
+	ck_assert_str_eq(check_report(path, &errors), "T/missing: No such file or directory\n");
+	ck_assert_int_eq(errors, 1);
+	ck_assert_str_eq(open_error(dir), "T: not a regular file");
+	/* An empty table is a table: every address unknown. */
+	struct users *u = open_ok(put("empty", ""));
+	struct users_entry e;
+	ck_assert_int_eq(users_lookup(u, "a@example.org", "+", &e), USERS_UNKNOWN);
+	users_free(u);
+	users_free(NULL);
+	dir_remove();
+}
+END_TEST
+
+/* A larger table: memory is the file and an index, lookups and the
+ * secondary lists behave at scale (a local part shared by 2000 domains). */
+START_TEST(large_table)
+{
+	enum { N = 20000 };
+	char *text = malloc((size_t)N * 128), path[512], cdb_path[512];
+	size_t n = 0;
+	struct users *t, *c;
+	struct users_entry e;
+	int rc;
+
+	dir_make();
+	for (int i = 0; i < N; i++)
+		n += (size_t)sprintf(text + n, "user%d@d%d.example accept Person %d\n"
+				     "info@d%d.example forward desk@central.example\n",
+				     i, i % 100, i, i);
+	snprintf(path, sizeof path, "%s", put_bytes("users", text, n));
+	snprintf(cdb_path, sizeof cdb_path, "%s/users.cdb", dir);
+	ck_assert_int_eq(compile(path), 0);
+	t = open_ok(path);
+	c = open_ok(cdb_path);
+	ck_assert_uint_lt(users_memory(t), 2 * n + 4 * 4 * (size_t)N * 2 + 4096);
+	for (int i = 0; i < N; i += 997) {
+		char q[64];
+		snprintf(q, sizeof q, "USER%d+x@D%d.example", i, i % 100);
+		ck_assert_int_eq(users_lookup(t, q, "+", &e), USERS_ACCEPT);
+		ck_assert_int_eq(users_lookup(c, q, "+", &e), USERS_ACCEPT);
+		snprintf(q, sizeof q, "user%d@d%d.example", i, (i + 1) % 100);
+		ck_assert_int_eq(users_lookup(t, q, "+", &e), USERS_UNKNOWN);
+		ck_assert_int_eq(users_lookup(c, q, "+", &e), USERS_UNKNOWN);
+	}
+	ck_assert_str_eq(search(t, "info", 2, &rc),
+		"2:info@d0.example::desk@central.example 2:info@d1.example::desk@central.example");
+	ck_assert_int_eq(rc, N);
+	ck_assert_str_eq(search(c, "info", 2, &rc),
+		"2:info@d0.example::desk@central.example 2:info@d1.example::desk@central.example");
+	ck_assert_int_eq(rc, N);
+	ck_assert_str_eq(search(c, "person", 1, &rc), "1:user0@d0.example:Person 0:");
+	ck_assert_int_eq(rc, N);
+	ck_assert_str_eq(search(c, "person 12345", 3, &rc), "1:user12345@d45.example:Person 12345:");
+	ck_assert_int_eq(rc, 1);
+	users_free(t);
+	users_free(c);
+	free(text);
+	dir_remove();
+}
+END_TEST
+
+Suite *users_suite(void)
+{
+	Suite *s = suite_create("users");
+	TCase *parse = tcase_create("parse");
+	TCase *use = tcase_create("use");
+	TCase *cdb = tcase_create("cdb");
+
+	tcase_add_test(parse, parse_example);
+	tcase_add_test(parse, parse_shipped_example);
+	tcase_add_test(parse, parse_every_error);
+	tcase_add_test(parse, parse_long_lines);
+	tcase_add_test(parse, parse_non_ascii);
+	tcase_add_test(parse, parse_loops);
+	tcase_add_test(parse, parse_deep_groups);
+	tcase_add_test(parse, open_failures);
+	tcase_add_test(use, lookup_rules);
+	tcase_add_test(use, expand_groups);
+	tcase_add_test(use, search_vrfy);
+	tcase_add_test(cdb, compile_round_trip);
+	tcase_add_test(cdb, compile_replaces_atomically);
+	tcase_add_test(cdb, compile_refuses);
+	tcase_add_test(cdb, cdb_foreign_and_damaged);
+	tcase_add_test(cdb, large_table);
+	tcase_set_timeout(cdb, 60);
+	tcase_set_timeout(parse, 60);
+	suite_add_tcase(s, parse);
+	suite_add_tcase(s, use);
+	suite_add_tcase(s, cdb);
+	return s;
+}
