@@ -174,7 +174,7 @@ START_TEST(many_short_lines)
 		p += sprintf(p, "NOOP %05d\r\n", i);
 	struct input *in = reader(s, (size_t)(p - s), chunks[_i]);
 	for (int i = 0; i < N; i++) {
-		char want[16];
+		char want[24];
 		snprintf(want, sizeof want, "NOOP %05d", i);
 		expect_line(in, want, 10, 0);
 	}

@@ -54,14 +54,23 @@ static void spool_remove(struct spool *sp)
 	ck_assert_int_eq(system(cmd), 0);
 }
 
-/* Files in dir/sub. */
+/* Files in dir/sub, or -1. */
 static int count(const char *dir, const char *sub)
 {
-	struct test_run r;
+	char path[300];
+	DIR *d;
+	struct dirent *e;
+	int n = 0;
 
-	memset(&r, 0, sizeof r);
-	snprintf(r.spool, sizeof r.spool, "%s", dir);
-	return test_count(&r, sub);
+	snprintf(path, sizeof path, "%s/%s", dir, sub);
+	d = opendir(path);
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
 }
 
 static char *read_in(const char *dir, const char *sub, const char *name, size_t *len)
