@@ -1921,24 +1921,55 @@ static int create_temp(const char *target, mode_t mode, char *tmp, size_t size)
 	return -1;
 }
 
+/* Write u's cdb into a new temporary file next to target, fsync it, and
+ * rename it over target: NULL, or the step that failed, with errno set
+ * and the temporary file removed. */
+static const char *replace_cdb(const struct users *u, const char *target,
+			       mode_t mode, char *tmp, size_t tmpsize)
+{
+	const char *step = NULL;
+	int fd = create_temp(target, mode, tmp, tmpsize), saved;
+
+	if (fd < 0)
+		return "create";
+	if (fchmod(fd, mode) < 0)	/* as readable as the text, umask or not */
+		step = "fchmod";
+	else if (write_cdb(u, fd) < 0)
+		step = "write";
+	else if (fsync(fd) < 0)
+		step = "fsync";
+	saved = errno;
+	if (close(fd) < 0 && step == NULL) {
+		step = "close";
+		saved = errno;
+	}
+	if (step == NULL && rename(tmp, target) < 0) {
+		step = "rename";
+		saved = errno;
+	}
+	if (step != NULL) {
+		unlink(tmp);
+		errno = saved;
+	}
+	return step;
+}
+
 int users_compile(const char *path, char *err, size_t errsize)
 {
 	char target[PATH_MAX], tmp[PATH_MAX], dir[PATH_MAX];
-	const char *step = "";
+	const char *slash = strrchr(path, '/'), *step;
 	struct users *u;
 	struct stat st;
-	int fd = -1, n;
-	const char *slash = strrchr(path, '/');
+	int n = snprintf(target, sizeof target, "%s.cdb", path);
 
-	n = snprintf(target, sizeof target, "%s.cdb", path);
 	if (n < 0 || (size_t)n >= sizeof target) {
 		snprintf(err, errsize, "%s: name too long", path);
 		return -1;
 	}
 	if (slash == NULL)
 		snprintf(dir, sizeof dir, ".");
-	else
-		snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	else		/* "/users" is in "/" */
+		snprintf(dir, sizeof dir, "%.*s", (int)(slash == path ? 1 : slash - path), path);
 	u = users_open(path, err, errsize);
 	if (u == NULL)
 		return -1;
@@ -1947,29 +1978,14 @@ int users_compile(const char *path, char *err, size_t errsize)
 		users_free(u);
 		return -1;
 	}
-	if (stat(path, &st) < 0)
-		step = "stat";
-	else if ((fd = create_temp(target, st.st_mode & 0666, tmp, sizeof tmp)) < 0)
-		step = "create a temporary file";
-	else if (fchmod(fd, st.st_mode & 0666) < 0)
-		step = "fchmod";
-	else if (write_cdb(u, fd) < 0)
-		step = "write";
-	else if (fsync(fd) < 0)
-		step = "fsync";
-	if (fd >= 0 && close(fd) < 0 && *step == '\0')
-		step = "close";
-	if (*step == '\0' && rename(tmp, target) < 0)
-		step = "rename";
-	if (*step != '\0') {
-		snprintf(err, errsize, "%s: cannot %s: %s", fd >= 0 ? tmp : target,
-			 step, strerror(errno));
-		if (fd >= 0)
-			unlink(tmp);
-		users_free(u);
+	step = stat(path, &st) < 0 ? "stat" :
+	       replace_cdb(u, target, st.st_mode & 0666, tmp, sizeof tmp);
+	users_free(u);
+	if (step != NULL) {
+		snprintf(err, errsize, "%s: cannot %s %s: %s", target, step,
+			 strcmp(step, "stat") == 0 ? path : tmp, strerror(errno));
 		return -1;
 	}
-	users_free(u);
 	if (fsync_dir(dir) < 0) {
 		snprintf(err, errsize, "%s: cannot fsync: %s", dir, strerror(errno));
 		return -1;

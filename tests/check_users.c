@@ -803,15 +803,31 @@ START_TEST(compile_refuses)
 	ck_assert_int_eq(users_compile(path, err, sizeof err), -1);
 	ck_assert_str_eq(err + strlen(dir), "/users: No such file or directory");
 	ck_assert_str_eq(listing(), "users.cdb");
-	/* A directory that cannot be written: the reason, nothing left. */
+	/* The rename fails (a directory is in the way): the reason, and no
+	 * temporary file left. */
+	put("users", "a@example.org accept\n");
+	ck_assert_int_eq(unlink(cdb_path), 0);
+	ck_assert_int_eq(mkdir(cdb_path, 0700), 0);
+	snprintf(path, sizeof path, "%s/users.cdb/x", dir);
+	put("users.cdb/x", "");
+	snprintf(path, sizeof path, "%s/users", dir);
+	ck_assert_int_eq(users_compile(path, err, sizeof err), -1);
+	ck_assert_int_eq(strncmp(err + strlen(dir), "/users.cdb: cannot rename ", 26), 0);
+	ck_assert_ptr_nonnull(strstr(err, "/.users.cdb.tmp"));
+	ck_assert_str_eq(strstr(err, ": Is a directory"), ": Is a directory");
+	ck_assert_str_eq(listing(), "users users.cdb");
+	snprintf(path, sizeof path, "%s/users.cdb/x", dir);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(rmdir(cdb_path), 0);
+	/* A directory that cannot be written (not as root): nothing left. */
 	if (geteuid() != 0) {
-		put("users", "a@example.org accept\n");
+		snprintf(path, sizeof path, "%s/users", dir);
 		ck_assert_int_eq(chmod(dir, 0500), 0);
 		ck_assert_int_eq(users_compile(path, err, sizeof err), -1);
-		ck_assert_ptr_nonnull(strstr(err, "cannot create a temporary file"));
+		ck_assert_ptr_nonnull(strstr(err, "cannot create "));
 		ck_assert_int_eq(chmod(dir, 0700), 0);
-		ck_assert_str_eq(listing(), "users users.cdb");
 	}
+	ck_assert_str_eq(listing(), "users");
 	dir_remove();
 }
 END_TEST
