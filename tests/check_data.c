@@ -751,6 +751,94 @@ START_TEST(rename_fails)
 }
 END_TEST
 
+/* Before the DATA line is read, take tmp/ away: the file for the message
+ * cannot be created.  With pipelined_data, DATA comes with all the rest. */
+static int pipelined_data;
+
+static void remove_tmp_before_data(struct testio *t, void *arg)
+{
+	struct test_run *r = arg;
+	char path[128];
+
+	if (t->pos >= t->inlen || strncmp(t->in + t->pos, "DATA", 4) != 0)
+		return;
+	snprintf(path, sizeof path, "%s/tmp", r->spool);
+	ck_assert_int_eq(rmdir(path), 0);
+	if (pipelined_data)
+		t->chunk = 0;
+}
+
+START_TEST(spool_gone_at_data)
+{
+	/* 451 4.3.0 for DATA, and the transaction is over; the session goes
+	 * on.  If the message was sent already (pipelined), it must not be
+	 * read as commands: 421 4.5.0 after the 451. */
+	struct test_run r = {0};
+	r.tio.before_read = remove_tmp_before_data;
+	r.tio.hook_arg = &r;
+	test_session_str(&r, ENVELOPE_CMDS
+			     "RCPT TO:<b@example.org>\r\n"
+			     "NOOP\r\n"
+			     "QUIT\r\n", TESTIO_LINES);
+	ck_assert_str_eq(r.replies, GREETING EHLO_REPLY "250 2.1.0 OK\r\n250 2.1.5 OK\r\n"
+			 "451 4.3.0 Local error in processing; try again later\r\n"
+			 "503 5.5.1 Bad sequence of commands: send MAIL first\r\n"
+			 "250 2.0.0 OK\r\n" BYE);
+	ck_assert_int_eq(test_count(&r, "new"), 0);
+	test_cleanup(&r);
+
+	/* The DATA line and the message in one read. */
+	struct test_run q = {0};
+	q.tio.before_read = remove_tmp_before_data;
+	q.tio.hook_arg = &q;
+	pipelined_data = 1;
+	test_session_str(&q, ENVELOPE_CMDS "Subject: x\r\n\r\nRSET\r\n.\r\nQUIT\r\n",
+			 TESTIO_LINES);
+	pipelined_data = 0;
+	ck_assert_str_eq(q.replies, GREETING EHLO_REPLY "250 2.1.0 OK\r\n250 2.1.5 OK\r\n"
+			 "451 4.3.0 Local error in processing; try again later\r\n"
+			 "421 4.5.0 mx.test Improper pipelining: input sent before the reply, closing transmission channel\r\n");
+	ck_assert_int_eq(test_count(&q, "new"), 0);
+	test_cleanup(&q);
+}
+END_TEST
+
+START_TEST(longest_envelope_fits)
+{
+	/* A HELO name of 255, a host name of 255, a recipient of 64 + 1 + 255
+	 * octets: the Received: line still fits and the message is taken. */
+	struct test_run r = {0};
+	static char host[256], helo[256], domain[256], in[4096], want[2048];
+	size_t n = 0;
+
+	memset(host, 'h', 255);
+	memset(helo, 'e', 255);
+	for (int i = 0; i < 4; i++) {
+		memset(domain + i * 64, 'a' + i, 63);
+		domain[i * 64 + 63] = '.';
+	}
+	domain[255] = '\0';
+	test_spool(&r);
+	test_config(&r.cfg, r.spool);
+	r.cfg.hostname = host;
+	r.cfg.domains[0] = domain;
+	r.cfg.peer = "[IPv6:2001:db8:1234:5678:9abc:def0:1234:5678]";
+	n += (size_t)snprintf(in + n, sizeof in - n, "EHLO %s\r\nMAIL FROM:<>\r\nRCPT TO:<", helo);
+	memset(in + n, 'l', 64);
+	n += 64;
+	n += (size_t)snprintf(in + n, sizeof in - n, "@%s>\r\nDATA\r\nx\r\n.\r\n", domain);
+	test_session(&r, in, n, 0);
+	ck_assert_ptr_nonnull(strstr(r.replies, "\r\n250 2.0.0 OK: queued as "));
+	const char *file = test_queued(&r, 0, NULL);
+	ck_assert_ptr_nonnull(file);
+	n = (size_t)snprintf(want, sizeof want, "Received: from %s (%s) by %s with ESMTP id %s for <",
+			     helo, r.cfg.peer, host, test_queue_id(&r, 0));
+	ck_assert_ptr_nonnull(strstr(file, want));
+	ck_assert_str_eq(test_body(file), "x\n");
+	test_cleanup(&r);
+}
+END_TEST
+
 Suite *data_suite(void)
 {
 	Suite *s = suite_create("data");
@@ -797,12 +885,14 @@ Suite *data_suite(void)
 	tc = tcase_create("envelope");
 	tcase_add_test(tc, received_line);
 	tcase_add_test(tc, received_line_local_peer);
+	tcase_add_test(tc, longest_envelope_fits);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("storage failures");
 	tcase_add_test(tc, disk_full_mid_message);
 	tcase_add_test(tc, write_error_mid_message);
 	tcase_add_test(tc, rename_fails);
+	tcase_add_test(tc, spool_gone_at_data);
 	suite_add_tcase(s, tc);
 	return s;
 }

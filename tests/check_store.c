@@ -9,6 +9,7 @@
  * It passes through to the real clock unless a test freezes it.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pwd.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -443,6 +444,29 @@ START_TEST(host_made_safe_for_a_name)
 }
 END_TEST
 
+START_TEST(longest_host_name)
+{
+	/* smtpd takes host names of up to 255 octets; a file name may not be
+	 * longer than NAME_MAX (255) in all: the host part must give way, or
+	 * every message would fail with ENAMETOOLONG. */
+	struct spool sp;
+	struct store_msg m;
+	char host[256];
+
+	memset(host, 'h', 255);
+	host[255] = '\0';
+	spool_make(&sp);
+	ck_assert_int_eq(store_init(&sp.st, sp.dir, host), 0);
+	ck_assert_int_eq(store_open(&sp.st, &m), STORE_OK);
+	ck_assert_uint_le(strlen(m.name), NAME_MAX);
+	ck_assert_int_eq(strncmp(m.name + strlen(m.id), ".hhhhhhhh", 9), 0);
+	ck_assert_int_eq(store_commit(&sp.st, &m), STORE_OK);
+	ck_assert_int_eq(count(sp.dir, "new"), 1);
+	store_close(&sp.st);
+	spool_remove(&sp);
+}
+END_TEST
+
 Suite *store_suite(void)
 {
 	Suite *s = suite_create("store");
@@ -463,6 +487,7 @@ Suite *store_suite(void)
 	tcase_add_test(tc, open_fails_when_tmp_is_gone);
 	tcase_add_test(tc, errno_mapping);
 	tcase_add_test(tc, host_made_safe_for_a_name);
+	tcase_add_test(tc, longest_host_name);
 	suite_add_tcase(s, tc);
 	return s;
 }

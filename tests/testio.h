@@ -361,16 +361,32 @@ static inline const char *test_queue_id(struct test_run *r, unsigned n)
 }
 
 /* The file of the n-th (from 0) queued message, in new/ under its Maildir
- * name (queue id, ".", hostname); kept by r.  NULL if it is not there. */
+ * name (queue id, ".", the host name made safe); kept by r.  NULL if it is
+ * not there. */
 static inline const char *test_queued(struct test_run *r, unsigned n, size_t *lenp)
 {
 	const char *id = test_queue_id(r, n);
-	char path[512];
+	char path[600];
+	DIR *d;
+	struct dirent *e;
+	char *file = NULL;
 
 	if (id == NULL)
 		return NULL;
-	snprintf(path, sizeof path, "%s/new/%s.%s", r->spool, id, r->cfg.hostname);
-	return test_keep(r, test_read_file(path, lenp));
+	snprintf(path, sizeof path, "%s/new", r->spool);
+	d = opendir(path);
+	if (d == NULL)
+		return NULL;
+	while ((e = readdir(d)) != NULL) {
+		size_t k = strlen(id);
+		if (strncmp(e->d_name, id, k) == 0 && e->d_name[k] == '.') {
+			snprintf(path, sizeof path, "%s/new/%s", r->spool, e->d_name);
+			file = test_read_file(path, lenp);
+			break;
+		}
+	}
+	closedir(d);
+	return test_keep(r, file);
 }
 
 /* A copy of s with every queue id ("SECONDS.MUSECSPpidQn") replaced by
