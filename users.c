@@ -981,8 +981,14 @@ static int cdb_open(struct users *u, int fd, struct parse *p)
 	size_t vn;
 	int rc;
 
-	if (cdb_init(&u->cdb, fd) != 0)
-		return 0;
+	if (cdb_init(&u->cdb, fd) != 0) {
+		if (errno == EPROTO)	/* under 2048 bytes: text */
+			return 0;
+		/* mmap failed (an address-space limit?): the file is not
+		 * read as text, which it may well not be. */
+		parse_error(p, 0, "cannot map: %s", strerror(errno));
+		return -1;
+	}
 	u->form = FORM_CDB;
 	rc = table_cdb_get(u, USERS_CDB_MAGIC[0], &USERS_CDB_MAGIC[1],
 		     USERS_CDB_MAGIC_LEN - 1, &v, &vn);
