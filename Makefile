@@ -62,8 +62,12 @@ $(B)tests/check_smtpd: $(TESTSRC) tests/testio.h $(LIBOBJ) $(HEADERS)
 deps:
 	@tests/deps.sh
 
+# A terminal session as the source documents' worked example has it: this
+# host plays server.it, whose users table (examples/users) knows only
+# mail@server.it.  Change RUN_ARGS to play someone else.
+RUN_ARGS ?= --hostname server.it --domain server.it --users examples/users
 run: $(B)smtpd
-	./$(B)smtpd --spool ./spool --hostname $$(hostname) --domain localhost
+	./$(B)smtpd --spool ./spool $(RUN_ARGS)
 
 check: deps
 	@tests/check.sh

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "session.h"
+#include "users.h"
 
 /* The session has ended: no more commands are read. */
 static void session_end(struct session *s)
@@ -313,6 +314,51 @@ static int envelope_add(struct session *s, const char *mailbox)
 	return 1;
 }
 
+static int envelope_add_cb(void *ctx, const char *mailbox)
+{
+	return envelope_add(ctx, mailbox) == 1 ? 0 : -1;
+}
+
+/*
+ * A recipient at one of our domains, with a users table: 250 for a user or
+ * a group (spooled for every member), 251 for a forward (spooled for its
+ * target), 551 for one who moved, 550 for nobody.  postmaster is accepted
+ * whether listed or not (RFC 5321 4.5.1).  Either every address the entry
+ * expands to fits under --max-recipients, or none is added (452).
+ */
+static void rcpt_from_table(struct session *s, const struct address *a)
+{
+	struct users_entry e;
+	enum users_kind k = users_lookup(s->cfg->users, a->mailbox,
+					 s->cfg->recipient_delimiter, &e);
+	unsigned before = s->nrcpts;
+
+	if (address_is_postmaster(a) && (k == USERS_UNKNOWN || k == USERS_MOVED)) {
+		k = USERS_ACCEPT;
+		snprintf(e.address, sizeof e.address, "%s", a->mailbox);
+	}
+	if (k == USERS_UNKNOWN || k == USERS_MOVED) {
+		s->rcpt_refused++;
+		refuse(s, k == USERS_MOVED ? R_USER_MOVED : R_NO_SUCH_USER,
+		       k == USERS_MOVED ? e.target : NULL);
+		return;
+	}
+	/* An accept entry (a catch-all included) is spooled for the address
+	 * the client gave, as it gave it. */
+	int r = k == USERS_ACCEPT ? envelope_add_cb(s, a->mailbox) :
+				    users_expand(s->cfg->users, &e, envelope_add_cb, s);
+	if (r < 0) {
+		s->nrcpts = before;
+		s->rcpt_refused++;
+		refuse(s, R_TOO_MANY_RCPTS, NULL);
+		return;
+	}
+	if (k == USERS_FORWARD)
+		reply_send(&s->out, R_WILL_FORWARD, e.target);
+	else
+		reply_send(&s->out, R_RCPT_OK, NULL);
+}
+
 static void cmd_rcpt(struct session *s, char *arg)
 {
 	struct address a;
@@ -348,6 +394,10 @@ static void cmd_rcpt(struct session *s, char *arg)
 	if (a.domain != NULL && !domain_is_ours(s->cfg, a.domain)) {
 		s->rcpt_refused++;
 		refuse(s, R_RELAY_DENIED, NULL);
+		return;
+	}
+	if (s->cfg->users != NULL && a.domain != NULL) {
+		rcpt_from_table(s, &a);
 		return;
 	}
 	if (s->nrcpts >= s->cfg->max_recipients &&
@@ -744,20 +794,150 @@ static void cmd_noop(struct session *s, char *arg)
 	reply_send(&s->out, R_DONE, NULL);
 }
 
+/* "Full Name <addr>", or "<addr>" when the table has no name. */
+static void describe(char *buf, size_t size, const struct users_entry *e,
+		     const char *addr)
+{
+	if (e != NULL && e->name[0] != '\0')
+		snprintf(buf, size, "%s <%s>", e->name, addr);
+	else
+		snprintf(buf, size, "<%s>", addr);
+}
+
+#define VRFY_SHOWN 10	/* candidates listed in a 553 reply */
+
+struct matches {
+	unsigned n;
+	struct users_entry e[VRFY_SHOWN];
+};
+
+static void match_found(void *ctx, const struct users_entry *e)
+{
+	struct matches *m = ctx;
+
+	if (m->n < VRFY_SHOWN)
+		m->e[m->n++] = *e;
+}
+
+/* VRFY and EXPN take an address, a local part or a name, maybe in <>. */
+static char *query_text(char *arg)
+{
+	size_t n = strlen(arg);
+
+	if (n >= 2 && arg[0] == '<' && arg[n - 1] == '>') {
+		arg[n - 1] = '\0';
+		arg++;
+	}
+	return arg;
+}
+
+/* Search the table; on exactly one match return it, else reply (550 for
+ * none, 553 with the candidates for several) and return NULL. */
+static const struct users_entry *lookup_one(struct session *s, char *arg,
+					    struct matches *m)
+{
+	char line[600];
+	int total;
+
+	m->n = 0;
+	total = users_search(s->cfg->users, query_text(arg), VRFY_SHOWN,
+			     match_found, m);
+	if (total == 1 && m->n == 1)
+		return &m->e[0];
+	if (total <= 0) {
+		refuse(s, R_NO_MATCH, NULL);
+		return NULL;
+	}
+	/* RFC 5321 3.5.3: an ambiguous name lists the possibilities. */
+	s->errors++;
+	reply_line(&s->out, 553, "5.1.4", 1, "User ambiguous; possibilities are");
+	for (unsigned i = 0; i < m->n; i++) {
+		describe(line, sizeof line, &m->e[i], m->e[i].address);
+		reply_line(&s->out, 553, "5.1.4",
+			   i + 1 < m->n || (unsigned)total > m->n, line);
+	}
+	if ((unsigned)total > m->n) {
+		snprintf(line, sizeof line, "and %u more", (unsigned)total - m->n);
+		reply_line(&s->out, 553, "5.1.4", 0, line);
+	}
+	return NULL;
+}
+
 static void cmd_vrfy(struct session *s, char *arg)
 {
+	struct matches m;
+	const struct users_entry *e;
+	char line[600];
+
 	if (*arg == '\0') {
 		refuse(s, R_SYNTAX, "Syntax: VRFY <user>");
 		return;
 	}
-	/* RFC 5321 7.3: we will not tell, and we do not refuse. */
-	reply_send(&s->out, R_VRFY_CANNOT, NULL);
+	if (!s->cfg->vrfy || s->cfg->users == NULL) {
+		/* RFC 5321 7.3: we will not tell, and we do not refuse. */
+		reply_send(&s->out, R_VRFY_CANNOT, NULL);
+		return;
+	}
+	e = lookup_one(s, arg, &m);
+	if (e == NULL)
+		return;
+	switch (e->kind) {
+	case USERS_FORWARD:
+		reply_send(&s->out, R_WILL_FORWARD, e->target);
+		break;
+	case USERS_MOVED:
+		refuse(s, R_USER_MOVED, e->target);
+		break;
+	default:
+		describe(line, sizeof line, e, e->address);
+		reply_send(&s->out, R_VRFY_USER, line);
+		break;
+	}
+}
+
+struct expansion {
+	struct session *s;
+	unsigned n, shown;
+	char pending[600];	/* the previous line, sent as "250-" */
+};
+
+static int expn_member(void *ctx, const char *mailbox)
+{
+	struct expansion *x = ctx;
+	struct users_entry me;
+	int known = users_lookup(x->s->cfg->users, mailbox, NULL, &me) == USERS_ACCEPT;
+
+	if (x->n++ > 0)
+		reply_line(&x->s->out, 250, "2.1.5", 1, x->pending);
+	describe(x->pending, sizeof x->pending, known ? &me : NULL, mailbox);
+	return 0;
 }
 
 static void cmd_expn(struct session *s, char *arg)
 {
-	(void)arg;
-	refuse(s, R_NOT_IMPLEMENTED, NULL);
+	struct matches m;
+	const struct users_entry *e;
+	struct expansion x = {.s = s};
+
+	if (!s->cfg->expn || s->cfg->users == NULL) {
+		refuse(s, R_NOT_IMPLEMENTED, NULL);
+		return;
+	}
+	if (*arg == '\0') {
+		refuse(s, R_SYNTAX, "Syntax: EXPN <list>");
+		return;
+	}
+	e = lookup_one(s, arg, &m);
+	if (e == NULL)
+		return;
+	if (e->kind != USERS_GROUP) {
+		refuse(s, R_NOT_A_GROUP, e->address);
+		return;
+	}
+	users_expand(s->cfg->users, e, expn_member, &x);
+	if (x.n == 0)
+		snprintf(x.pending, sizeof x.pending, "<%s> has no members", e->address);
+	reply_line(&s->out, 250, "2.1.5", 0, x.pending);
 }
 
 /* SEND (terminal delivery is not offered) and TURN (RFC 2505). */
@@ -781,7 +961,8 @@ static void cmd_help(struct session *s, char *arg);
 
 enum {
 	CMD_JUNK = 1,		/* free to repeat: counts toward the junk limit */
-	CMD_UNOFFERED = 2	/* answered 502: not listed by HELP */
+	CMD_UNOFFERED = 2,	/* answered 502: not listed by HELP */
+	CMD_EXPN = 4		/* offered only with --expn and a table */
 };
 
 struct command {
@@ -800,8 +981,8 @@ static const struct command commands[] = {
 	{"RSET", cmd_rset, CMD_JUNK, "RSET: abandon the message being prepared"},
 	{"NOOP", cmd_noop, CMD_JUNK, "NOOP: do nothing"},
 	{"HELP", cmd_help, CMD_JUNK, "HELP [command]: list the commands, or explain one"},
-	{"VRFY", cmd_vrfy, CMD_JUNK, "VRFY <user>: answered 252 (not disclosed; try RCPT)"},
-	{"EXPN", cmd_expn, CMD_JUNK | CMD_UNOFFERED, "EXPN <list>: not offered"},
+	{"VRFY", cmd_vrfy, CMD_JUNK, "VRFY <user>: is this a user here? (252 unless the operator enabled VRFY)"},
+	{"EXPN", cmd_expn, CMD_JUNK | CMD_EXPN, "EXPN <list>: list a mailing list's members (when the operator enabled EXPN)"},
 	{"SOML", cmd_mail, 0, "SOML FROM:<sender>: as MAIL (nobody is logged in here)"},
 	{"SAML", cmd_mail, 0, "SAML FROM:<sender>: as MAIL (nobody is logged in here)"},
 	{"SEND", cmd_not_implemented, CMD_UNOFFERED, "SEND: not offered (no delivery to terminals)"},
@@ -832,7 +1013,9 @@ static void cmd_help(struct session *s, char *arg)
 	}
 	char list[200] = "Commands:";
 	for (size_t i = 0; i < NCOMMANDS; i++) {
-		if (commands[i].flags & CMD_UNOFFERED)
+		if ((commands[i].flags & CMD_UNOFFERED) ||
+		    ((commands[i].flags & CMD_EXPN) &&
+		     (!s->cfg->expn || s->cfg->users == NULL)))
 			continue;
 		strcat(list, " ");
 		strcat(list, commands[i].verb);

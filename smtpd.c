@@ -23,6 +23,7 @@
 #include "listen.h"
 #include "session.h"
 #include "store.h"
+#include "users.h"
 
 #define VERSION "1.0"
 
@@ -61,6 +62,14 @@ static const char usage_text[] =
 "  --error-delay MS       delay per refusal past --soft-errors (1000)\n"
 "  --max-junk N           NOOP, RSET, HELP, VRFY, EXPN between messages\n"
 "                         before 421 (100; 0 disables)\n"
+"  --users FILE           recipients table (text, or FILE.cdb made by\n"
+"                         --compile-users); unknown local users get 550\n"
+"  --recipient-delimiter CHARS  'alice+tag' is 'alice' in the table (e.g. +)\n"
+"  --vrfy                 answer VRFY from the users table (default: 252)\n"
+"  --expn                 answer EXPN from the users table (default: 502)\n"
+"  --check-users FILE     report every error in a users table and exit\n"
+"                         (0: clean)\n"
+"  --compile-users FILE   write FILE.cdb, the indexed form, and exit\n"
 "  --help                 show this help and exit\n"
 "  --version              show the version and exit\n"
 "\n"
@@ -71,7 +80,8 @@ enum {
 	OPT_SPOOL = 256, OPT_HOSTNAME, OPT_DOMAIN, OPT_MAX_SIZE,
 	OPT_MAX_RCPTS, OPT_TIMEOUT, OPT_SESSION_TIMEOUT, OPT_MIN_RATE,
 	OPT_GREET_DELAY, OPT_MIN_FREE, OPT_SOFT_ERRORS, OPT_MAX_ERRORS,
-	OPT_ERROR_DELAY, OPT_MAX_JUNK, OPT_HELP, OPT_VERSION
+	OPT_ERROR_DELAY, OPT_MAX_JUNK, OPT_USERS, OPT_DELIMITER, OPT_VRFY,
+	OPT_EXPN, OPT_CHECK_USERS, OPT_COMPILE_USERS, OPT_HELP, OPT_VERSION
 };
 
 static const struct option long_options[] = {
@@ -89,6 +99,12 @@ static const struct option long_options[] = {
 	{"max-errors", required_argument, NULL, OPT_MAX_ERRORS},
 	{"error-delay", required_argument, NULL, OPT_ERROR_DELAY},
 	{"max-junk", required_argument, NULL, OPT_MAX_JUNK},
+	{"users", required_argument, NULL, OPT_USERS},
+	{"recipient-delimiter", required_argument, NULL, OPT_DELIMITER},
+	{"vrfy", no_argument, NULL, OPT_VRFY},
+	{"expn", no_argument, NULL, OPT_EXPN},
+	{"check-users", required_argument, NULL, OPT_CHECK_USERS},
+	{"compile-users", required_argument, NULL, OPT_COMPILE_USERS},
 	{"help", no_argument, NULL, OPT_HELP},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0}
@@ -99,6 +115,7 @@ struct options {
 	unsigned session_timeout;
 	unsigned min_rate;
 	int min_free_set;
+	const char *users_path;
 	char hostname[256];
 	char state_dir[PATH_MAX];
 };
@@ -141,6 +158,45 @@ static int name_ok(const char *s)
 		if (*s <= ' ' || *s > '~')
 			return 0;
 	return 1;
+}
+
+/* A recipient delimiter: a few characters that cannot start an address. */
+static int delimiter_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 4)
+		return 0;
+	for (; *s; s++)
+		if (strchr("+-=_#~%&!", *s) == NULL)
+			return 0;
+	return 1;
+}
+
+/* --check-users: every error, then the verdict; the exit status. */
+static int check_users(const char *path)
+{
+	int errors = users_check(path, stderr);
+
+	if (errors > 0) {
+		fprintf(stderr, "smtpd: %s: %d error%s\n", path, errors,
+			errors == 1 ? "" : "s");
+		return 1;
+	}
+	printf("smtpd: %s: no errors\n", path);
+	return 0;
+}
+
+static int compile_users(const char *path)
+{
+	char err[512];
+
+	if (users_compile(path, err, sizeof err) < 0) {
+		fprintf(stderr, "smtpd: %s\n", err);
+		return 1;
+	}
+	printf("smtpd: wrote %s.cdb\n", path);
+	return 0;
 }
 
 static void parse_options(int argc, char **argv, struct options *o)
@@ -202,6 +258,24 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case OPT_MAX_JUNK:
 			c->junk_limit = (unsigned)number("max-junk", optarg, 0, 100000);
 			break;
+		case OPT_USERS:
+			o->users_path = optarg;
+			break;
+		case OPT_DELIMITER:
+			if (!delimiter_ok(optarg))
+				usage_error("--recipient-delimiter: '%s'%s is not 1 to 4 punctuation characters", optarg, "");
+			c->recipient_delimiter = optarg;
+			break;
+		case OPT_VRFY:
+			c->vrfy = 1;
+			break;
+		case OPT_EXPN:
+			c->expn = 1;
+			break;
+		case OPT_CHECK_USERS:
+			exit(check_users(optarg));
+		case OPT_COMPILE_USERS:
+			exit(compile_users(optarg));
 		case OPT_HELP:
 			fputs(usage_text, stdout);
 			exit(0);
@@ -217,6 +291,9 @@ static void parse_options(int argc, char **argv, struct options *o)
 	}
 	if (optind < argc)
 		usage_error("unexpected argument '%s'%s", argv[optind], "");
+	if ((c->vrfy || c->expn || c->recipient_delimiter) && o->users_path == NULL)
+		usage_error("%s needs --users%s", c->vrfy ? "--vrfy" : c->expn ? "--expn" :
+			    "--recipient-delimiter", "");
 }
 
 static void defaults(struct options *o)
@@ -356,6 +433,8 @@ static void set_limits(const struct config *c)
 #if !defined(__SANITIZE_ADDRESS__) && !defined(SMTPD_NO_AS_LIMIT)
 	/* Sanitizers reserve terabytes of shadow memory; they get no cap. */
 	rlim_t as = ((rlim_t)256 << 20) + (rlim_t)c->max_recipients * (ADDRESS_MAX + 1);
+	if (c->users != NULL)
+		as += (rlim_t)users_memory(c->users);
 	rl.rlim_cur = rl.rlim_max = as;
 	if (prlimit(0, RLIMIT_AS, &rl, NULL) < 0 && errno != EPERM)
 		log_line(&c->log, LOG_WARNING, "setrlimit(RLIMIT_AS): %s", strerror(errno));
@@ -370,6 +449,7 @@ int main(int argc, char **argv)
 	struct fdio f;
 	struct io io;
 	struct store st;
+	struct users *users = NULL;
 	char peer[80];
 	int status;
 
@@ -393,7 +473,6 @@ int main(int argc, char **argv)
 	f.rate_grace_ms = 30000;
 	setup_signals(&f);
 	fdio_bind(&f, &io);
-	set_limits(c);
 
 	if (session_init(&s, c, &st, &io) < 0) {
 		log_line(&c->log, LOG_ERR, "out of memory");
@@ -406,8 +485,24 @@ int main(int argc, char **argv)
 		session_free(&s);
 		return 1;
 	}
+	if (o.users_path != NULL) {
+		/* A table that cannot be read is a wrong picture of our users:
+		 * no mail is taken on it. */
+		char err[512];
+		users = users_open(o.users_path, err, sizeof err);
+		if (users == NULL) {
+			log_line(&c->log, LOG_ERR, "users table: %s", err);
+			session_refuse(&s, R_USERS_UNUSABLE);
+			session_free(&s);
+			store_close(&st);
+			return 1;
+		}
+		c->users = users;
+	}
+	set_limits(c);
 	status = session_run(&s);
 	session_free(&s);
 	store_close(&st);
+	users_free(users);
 	return status;
 }

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -137,7 +138,10 @@ enum store_err store_open(struct store *st, struct store_msg *msg)
 		     st->counter);
 	if (n < 0 || (size_t)n >= sizeof msg->id)
 		return STORE_IO;
-	n = snprintf(msg->name, sizeof msg->name, "%s.%s", msg->id, st->host);
+	/* A host name of 255 octets would make the file name longer than
+	 * NAME_MAX: the host part gives way, the unique part never does. */
+	n = snprintf(msg->name, sizeof msg->name, "%s.%.*s", msg->id,
+		     NAME_MAX - n - 1, st->host);
 	if (n < 0 || (size_t)n >= sizeof msg->name)
 		return STORE_IO;
 	msg->fd = openat(st->tmp_fd, msg->name,
