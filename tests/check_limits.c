@@ -209,6 +209,57 @@ START_TEST(size_over_max_during_data)
 }
 END_TEST
 
+/* tmp/ files seen at each read. */
+struct tmp_seen {
+	struct test_run *r;
+	int seen[256];
+	unsigned n;
+};
+
+static void see_tmp(struct testio *t, void *arg)
+{
+	struct tmp_seen *w = arg;
+
+	(void)t;
+	if (w->n < 256)
+		w->seen[w->n++] = test_count(w->r, "tmp");
+}
+
+START_TEST(oversized_message_dropped_at_once)
+{
+	/* Past the limit the file goes at once; the rest is read, not kept. */
+	struct test_run r = {0};
+	struct text in = {0};
+	struct tmp_seen w;
+
+	memset(&w, 0, sizeof w);
+	w.r = &r;
+	own_config(&r);
+	r.cfg.max_size = 1000;
+	r.tio.before_read = see_tmp;
+	r.tio.hook_arg = &w;
+	adds(&in, "EHLO c\r\nMAIL FROM:<a@x.example>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n");
+	for (int i = 0; i < 100; i++) {
+		addn(&in, 'w', 78);
+		adds(&in, "\r\n");
+	}
+	adds(&in, ".\r\nQUIT\r\n");
+	test_keep(&r, in.p);
+	test_session(&r, in.p, in.len, TESTIO_LINES);
+	ck_assert_ptr_nonnull(strstr(r.replies, GO TOO_BIG BYE));
+	/* One read per line: EHLO, MAIL, RCPT, DATA, 100 lines, ".", QUIT;
+	 * line i is read at 4 + i. */
+	ck_assert_uint_eq(w.n, 4 + 100 + 2);
+	ck_assert_int_eq(w.seen[3], 0);		/* before DATA */
+	ck_assert_int_eq(w.seen[4], 1);		/* the file, while within */
+	ck_assert_int_eq(w.seen[4 + 12], 1);	/* 12 lines: 960 octets */
+	ck_assert_int_eq(w.seen[4 + 13], 0);	/* 13: 1040, gone at once */
+	ck_assert_int_eq(w.seen[4 + 100], 0);	/* at the "." line */
+	ck_assert_int_eq(test_count(&r, "new"), 0);
+	test_cleanup(&r);
+}
+END_TEST
+
 /* One message whose content is n octets (RFC 1870 counts the message as
  * sent: CRLFs included, dot-stuffing and the final "." line not). */
 static const char *sized_message(struct test_run *r, size_t n, size_t *len)
@@ -591,6 +642,20 @@ START_TEST(data_refused_with_input_pending)
 }
 END_TEST
 
+START_TEST(last_error_at_data_with_input_pending)
+{
+	/* The refused DATA was the error that ends the session: one 421. */
+	struct test_run r = {0};
+	own_config(&r);
+	r.cfg.hard_errors = 2;
+	test_session_str(&r, "HELO c\r\nFOO\r\nDATA\r\nbody\r\n.\r\n", 0);
+	expect(&r, GREETING "250 mx.test\r\n" "500 Syntax error, command unrecognized\r\n"
+	       "503 Bad sequence of commands: send MAIL first\r\n"
+	       "421 mx.test Too many errors, closing transmission channel\r\n");
+	test_cleanup(&r);
+}
+END_TEST
+
 START_TEST(data_without_mail_with_input_pending)
 {
 	struct test_run r = {0};
@@ -691,6 +756,7 @@ Suite *limits_suite(void)
 	tcase_add_test(tc, default_max_recipients_is_100);
 	tcase_add_test(tc, declared_size_over_max);
 	tcase_add_test(tc, size_over_max_during_data);
+	tcase_add_test(tc, oversized_message_dropped_at_once);
 	tcase_add_test(tc, size_limit_is_the_message_size);
 	tcase_add_test(tc, size_limit_ignores_stuffing_dots);
 	tcase_add_loop_test(tc, line_length_boundary, 0, 2);
@@ -709,6 +775,7 @@ Suite *limits_suite(void)
 	tcase_add_test(tc, long_first_line_on_terminal);
 	tcase_add_loop_test(tc, data_refused_with_input_pending, 0, 2);
 	tcase_add_test(tc, data_without_mail_with_input_pending);
+	tcase_add_test(tc, last_error_at_data_with_input_pending);
 	tcase_add_test(tc, greeting_delay);
 	tcase_add_test(tc, min_free);
 	tcase_add_test(tc, timeouts_and_signals);
