@@ -1,0 +1,206 @@
+"""cliclients.py: swaks, curl, msmtp and Postfix's smtp-source as clients.
+
+Each is run with a time limit; its exit status and the replies it reports
+are checked exactly, then the files it produced are compared with the
+message it was given.
+"""
+import email
+import email.policy
+import os
+import random
+import re
+
+from harness import run
+from spool import Expected, check_stored
+
+# A message as a file (LF line ends, as users keep them); each client sends
+# it with CRLF and dot-stuffing.  No '%' or backslash: swaks would read
+# those as tokens.
+FILE_MESSAGE = (b"From: Frank <frank@client.test>\n"
+                b"To: bob@example.org\n"
+                b"Subject: sent by %s\n"
+                b"Message-ID: <%s@client.test>\n"
+                b"Date: Mon, 02 Feb 2026 10:00:00 +0000\n"
+                b"\n"
+                b"Hello from a file.\n"
+                b".\n"
+                b"..two dots\n"
+                b".leading dot\n"
+                b"\n"
+                b"A long line: " + b"0123456789" * 150 + b"\n"
+                b"end\n")
+
+
+def file_message(ctx, name):
+    data = FILE_MESSAGE % (name.encode(), name.encode())
+    path = os.path.join(ctx.work, name + ".eml")
+    with open(path, "wb") as f:
+        f.write(data)
+    return path, data
+
+
+def on_wire_ending(data):
+    """swaks and smtp-source send CRLF "." CRLF after the file's last line
+    end, so a file ending in LF arrives with one more empty line (seen with
+    a recording responder; curl and msmtp put the dot right after)."""
+    return data + b"\n"
+
+
+def reply_line(r, text, pattern, what):
+    """The first match of pattern in a client's transcript, or None."""
+    m = re.search(pattern, text, re.M)
+    r.check(m is not None, "%s: no line matching %r in:\n%s"
+            % (what, pattern, text[-3000:]))
+    return m
+
+
+def one_file(r, ctx, want, qid):
+    files = ctx.spool.take()
+    if r.equal(len(files), 1, want.case + ": files spooled"):
+        check_stored(r, ctx.spool, files[0], want, queued_id=qid)
+
+
+def swaks(ctx, *args):
+    return run(["swaks", "--server", "127.0.0.1", "--port", str(ctx.port),
+                "--helo", "swaks.client.test", "--from", "sw@client.test",
+                "--to", "bob@example.org"] + list(args), timeout=60)
+
+
+def case_swaks(r, ctx, pipeline):
+    name = "swaks-pipeline" if pipeline else "swaks"
+    path, data = file_message(ctx, name)
+    p = swaks(ctx, "--data", "@" + path, *(["--pipeline"] if pipeline else []))
+    out = p.stdout.decode("utf-8", "replace")
+    r.equal(p.returncode, 0, "swaks exit status (stderr %r)" % p.stderr[-500:])
+    m = reply_line(r, out, r"^<-  250 2\.0\.0 OK: queued as (\S+)$", "swaks")
+    reply_line(r, out, r"^<-  221 2\.0\.0 mx\.test Service closing transmission"
+               r" channel$", "swaks")
+    if pipeline:
+        # The group MAIL, RCPT, DATA leaves before any of their replies.
+        lines = out.splitlines()
+        sent = [i for i, l in enumerate(lines) if re.match(r" -> (MAIL|RCPT|DATA)", l)]
+        got = [i for i, l in enumerate(lines) if l.startswith("<-  250 2.1.")]
+        r.check(len(sent) == 3 and got and max(sent) < min(got),
+                "swaks did not pipeline MAIL, RCPT, DATA:\n" + out[-2000:])
+    one_file(r, ctx, Expected(name, "sw@client.test", ["bob@example.org"],
+                              "swaks.client.test", on_wire_ending(data)),
+             m.group(1) if m else None)
+
+
+def case_swaks_attachment(r, ctx):
+    """A 5 MB binary attachment: the decoded part must be the file."""
+    blob = random.Random(6).randbytes(5 * 1024 * 1024)
+    path = os.path.join(ctx.work, "blob.bin")
+    with open(path, "wb") as f:
+        f.write(blob)
+    p = swaks(ctx, "--attach", "@" + path, "--suppress-data",
+              "--header", "Subject: a 5 MB attachment")
+    out = p.stdout.decode("utf-8", "replace")
+    r.equal(p.returncode, 0, "swaks exit status (stderr %r)" % p.stderr[-500:])
+    m = reply_line(r, out, r"^<-  250 2\.0\.0 OK: queued as (\S+)$", "swaks")
+    files = ctx.spool.take()
+    if not r.equal(len(files), 1, "files spooled"):
+        return
+    st = files[0]
+    r.check(st.error is None, "envelope: %s" % st.error)
+    if st.error or not m:
+        return
+    r.equal(st.received["id"], m.group(1), "id in the 250 reply")
+    msg = email.message_from_bytes(st.message, policy=email.policy.default)
+    parts = [pt for pt in msg.walk() if pt.get_filename() == "blob.bin"]
+    if r.equal(len(parts), 1, "attachments named blob.bin"):
+        got = parts[0].get_payload(decode=True)
+        r.check(got == blob, "attachment differs: %d bytes, want %d"
+                % (len(got), len(blob)))
+    # What swaks sent is not known in advance (date, boundary): the
+    # read-back compares the file with itself and its decoded parts.
+    ctx.spool.manifest[st.name] = Expected(
+        "swaks attachment", "sw@client.test", ["bob@example.org"],
+        "swaks.client.test", st.message)
+
+
+def case_swaks_quit_after_rcpt(r, ctx):
+    before = set(ctx.sup.sessions())
+    p = swaks(ctx, "--quit-after", "RCPT")
+    out = p.stdout.decode("utf-8", "replace")
+    r.equal(p.returncode, 0, "swaks exit status")
+    reply_line(r, out, r"^<-  250 2\.1\.0 OK$", "MAIL")
+    reply_line(r, out, r"^<-  250 2\.1\.5 OK$", "RCPT")
+    r.check(" -> DATA" not in out, "swaks sent DATA")
+    reply_line(r, out, r"^<-  221 2\.0\.0 mx\.test Service closing", "QUIT")
+    r.equal(ctx.spool.take(), [], "files spooled")
+    r.equal(ctx.spool.tmp_files(), [], "files left in tmp/")
+    new = ctx.sup.settle(before)
+    r.equal([l for lines in new.values() for l in lines if "disconnect" in l],
+            ["disconnect from [127.0.0.1] commands=4 accepted=0 refused=0"
+             " errors=0"], "smtpd's log of the session")
+
+
+def case_curl(r, ctx):
+    """curl uploads a CRLF file to two recipients (URL path = EHLO name)."""
+    name = "curl"
+    _, data = file_message(ctx, name)
+    path = os.path.join(ctx.work, "curl.crlf")
+    with open(path, "wb") as f:
+        f.write(data.replace(b"\n", b"\r\n"))
+    p = run(["curl", "-sS", "-v", "--url",
+             "smtp://127.0.0.1:%d/curl.client.test" % ctx.port2,
+             "--mail-from", "cu@client.test", "--mail-rcpt", "bob@example.org",
+             "--mail-rcpt", "carol@example.net", "--upload-file", path],
+            timeout=60)
+    err = p.stderr.decode("utf-8", "replace")
+    r.equal(p.returncode, 0, "curl exit status (%s)" % err[-800:])
+    reply_line(r, err, r"^> EHLO curl\.client\.test\r?$", "curl")
+    reply_line(r, err, r"^> MAIL FROM:<cu@client\.test> SIZE=%d\r?$"
+               % (len(data) + data.count(b"\n")), "curl")
+    m = reply_line(r, err, r"^< 250 2\.0\.0 OK: queued as (\S+?)\r?$", "curl")
+    one_file(r, ctx, Expected(name, "cu@client.test",
+                              ["bob@example.org", "carol@example.net"],
+                              "curl.client.test", data),
+             m.group(1) if m else None)
+
+
+def case_msmtp(r, ctx):
+    name = "msmtp"
+    path, data = file_message(ctx, name)
+    conf = os.path.join(ctx.work, "msmtprc")
+    log = os.path.join(ctx.work, "msmtp.log")
+    with open(conf, "w") as f:
+        f.write("defaults\nauth off\ntls off\nlogfile %s\n\n"
+                "account test\nhost 127.0.0.1\nport %d\n"
+                "from ms@client.test\ndomain msmtp.client.test\n\n"
+                "account default : test\n" % (log, ctx.port2))
+    os.chmod(conf, 0o600)
+    with open(path, "rb") as stdin:
+        p = run(["msmtp", "-C", conf, "--", "bob@example.org"], stdin=stdin,
+                timeout=60)
+    r.equal(p.returncode, 0, "msmtp exit status (%r)" % p.stderr[-500:])
+    with open(log, encoding="utf-8", errors="replace") as f:
+        text = f.read()
+    m = reply_line(r, text, r"smtpstatus=250 smtpmsg='250 2\.0\.0 OK: queued"
+                   r" as (\S+)' exitcode=EX_OK", "msmtp log")
+    one_file(r, ctx, Expected(name, "ms@client.test", ["bob@example.org"],
+                              "msmtp.client.test", data),
+             m.group(1) if m else None)
+
+
+def case_smtp_source(r, ctx, messages=40, sessions=4):
+    """Postfix's load generator: many messages over parallel sessions."""
+    path, data = file_message(ctx, "smtp-source")
+    before = set(ctx.sup.sessions())
+    p = run(["smtp-source", "-4", "-d", "-s", str(sessions), "-m", str(messages),
+             "-M", "source.client.test", "-f", "src@client.test",
+             "-t", "bob@example.org", "-F", path, "127.0.0.1:%d" % ctx.port],
+            timeout=90)
+    r.equal(p.returncode, 0, "smtp-source exit status (%r)" % p.stderr[-500:])
+    files = ctx.spool.take()
+    r.equal(len(files), messages, "files spooled")
+    want = Expected("smtp-source", "src@client.test", ["bob@example.org"],
+                    "source.client.test", on_wire_ending(data), esmtp=False)
+    for st in files:
+        check_stored(r, ctx.spool, st, want)
+    logs = ctx.sup.settle(before)
+    accepted = sorted(sum(1 for l in lines if l.startswith("accepted "))
+                      for lines in logs.values())
+    r.equal(sum(accepted), messages, "messages smtpd logged as accepted")
+    r.equal(len(accepted), sessions, "sessions (%r)" % accepted)

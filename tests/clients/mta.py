@@ -1,0 +1,160 @@
+"""mta.py: a throw-away Postfix instance that relays to smtpd.
+
+Everything the instance owns lives under one temporary directory: its
+configuration directory (main.cf written with `postconf -c DIR -e`, and a
+master.cf of our own with no listener and no chroot), its queue and data
+directories (owned by the postfix user, as Postfix demands when run as
+root) and its log file.  The machine's /etc/postfix is only read (by
+`postfix` for postfix-files), never written, and no system instance is
+started.  relayhost sends everything to smtpd; a transport map sends one
+domain to a second smtpd with a small --max-size, to see Postfix honour
+the SIZE it announced.
+"""
+import os
+import pwd
+import re
+import shutil
+
+from harness import run
+
+# service type private unpriv chroot wakeup maxproc command: the daemons a
+# relay-only instance needs, none chrooted, none listening on the network.
+MASTER_CF = """\
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+showq     unix  n       -       n       -       -       showq
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+"""
+
+
+class Postfix:
+    def __init__(self, base, relay_port, small_port):
+        self.base = base
+        self.conf = os.path.join(base, "conf")
+        self.queue = os.path.join(base, "queue")
+        self.data = os.path.join(base, "data")
+        self.log = os.path.join(base, "maillog")
+        self.relay_port = relay_port
+        self.small_port = small_port
+        self.started = False
+
+    def settings(self):
+        return {
+            "compatibility_level": "3.6",
+            "queue_directory": self.queue,
+            "data_directory": self.data,
+            "mail_owner": "postfix",
+            "setgid_group": "postdrop",
+            "myhostname": "relay.test",
+            "mydomain": "relay.test",
+            "myorigin": "relay.test",
+            "mydestination": "",
+            "inet_interfaces": "loopback-only",
+            "inet_protocols": "ipv4",
+            "relayhost": "[127.0.0.1]:%d" % self.relay_port,
+            "transport_maps": "inline:{small.example.org=smtp:[127.0.0.1]:%d}"
+                              % self.small_port,
+            "smtp_dns_support_level": "disabled",
+            "smtp_tls_security_level": "none",
+            # Each delivery its own session, QUIT answered: the transcript
+            # then shows every step of the conversation.
+            "smtp_connection_cache_on_demand": "no",
+            "smtp_skip_quit_response": "no",
+            "debug_peer_list": "127.0.0.1",
+            "debug_peer_level": "1",
+            "alias_maps": "",
+            "alias_database": "",
+            "local_transport": "error:5.1.1 no local delivery here",
+            "notify_classes": "",
+            "maillog_file": self.log,
+            "maillog_file_prefixes": self.base,
+        }
+
+    def configure(self):
+        postfix = pwd.getpwnam("postfix")
+        os.makedirs(self.conf)
+        for d in (self.queue, self.data):
+            os.makedirs(d)
+            os.chown(d, postfix.pw_uid, postfix.pw_gid)
+        open(os.path.join(self.conf, "main.cf"), "w").close()
+        with open(os.path.join(self.conf, "master.cf"), "w") as f:
+            f.write(MASTER_CF)
+        args = ["%s=%s" % kv for kv in self.settings().items()]
+        p = run(["postconf", "-c", self.conf, "-e"] + args, timeout=30)
+        if p.returncode != 0:
+            raise RuntimeError("postconf: %r" % p.stderr)
+
+    def start(self):
+        """`postfix -c DIR start`, which returns once master runs."""
+        self.started = True
+        p = run(["postfix", "-c", self.conf, "start"], timeout=60)
+        if p.returncode != 0:
+            raise RuntimeError("postfix start: %r\n%s"
+                               % (p.stderr, self.log_text()[-2000:]))
+
+    def sendmail(self, sender, rcpts, message):
+        """Hand a message to the instance; -i: a lone '.' is text."""
+        p = run(["sendmail", "-C", self.conf, "-i", "-f", sender, "--"] + rcpts,
+                input=message, timeout=30)
+        if p.returncode != 0:
+            raise RuntimeError("sendmail: %r" % p.stderr)
+
+    def stop(self):
+        """`postfix -c DIR stop`; bounded, and `abort` if that fails."""
+        if not self.started:
+            return
+        self.started = False
+        p = run(["postfix", "-c", self.conf, "stop"], timeout=60)
+        if p.returncode != 0:
+            run(["postfix", "-c", self.conf, "abort"], timeout=30)
+
+    def master_pid(self):
+        try:
+            with open(os.path.join(self.queue, "pid", "master.pid")) as f:
+                pid = int(f.read().split()[0])
+            os.kill(pid, 0)
+            return pid
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def log_text(self):
+        try:
+            with open(self.log, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def deliveries(self):
+        """[(queue id, recipient, status, text)] from the log."""
+        return re.findall(r"postfix/smtp\[\d+\]: (\w+): to=<([^>]*)>, .*"
+                          r" status=(\w+) \((.*)\)$", self.log_text(), re.M)
+
+    def sessions(self, port):
+        """Each SMTP session Postfix logged with port: a list of lines
+        "> command" and "< reply", in order."""
+        pat = (r"postfix/smtp\[(\d+)\]: ([<>]) 127\.0\.0\.1\[127\.0\.0\.1\]:%d:"
+               r" (.*)$" % port)
+        out, current = [], {}
+        for pid, way, text in re.findall(pat, self.log_text(), re.M):
+            if way == "<" and text.startswith("220 "):
+                current[pid] = []
+                out.append(current[pid])
+            if pid in current:
+                current[pid].append(way + " " + text)
+        return out
+
+    def remove(self):
+        shutil.rmtree(self.base, ignore_errors=True)
