@@ -7,6 +7,7 @@
 #include <cdb.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,16 +18,49 @@
 #include "users.h"
 
 /* ------------------------------------------------------------------ */
-/* Helpers: a temporary directory, files in it, answers as text. */
+/* Helpers: a temporary directory, files in it, answers as text.  Each
+ * test's directory is made inside one base directory per test case, which
+ * the runner removes after the case, so that a failed test (which exits
+ * on the spot under CK_FORK) leaves nothing behind either. */
 
-static char dir[64];
+static char base[64], dir[96];
+
+static int make_writable(const char *path, const struct stat *st, int type, struct FTW *f)
+{
+	(void)f;
+	if (type == FTW_D || type == FTW_DNR)
+		chmod(path, (st->st_mode & 07777) | S_IRWXU);
+	return 0;
+}
+
+static int remove_one(const char *path, const struct stat *st, int type, struct FTW *f)
+{
+	(void)st, (void)type, (void)f;
+	return remove(path);
+}
+
+static void base_make(void)
+{
+	snprintf(base, sizeof base, "/tmp/check_users.XXXXXX");
+	if (mkdtemp(base) == NULL) {
+		perror("mkdtemp");
+		abort();
+	}
+}
+
+static void base_remove(void)
+{
+	nftw(base, make_writable, 16, FTW_PHYS);
+	nftw(base, remove_one, 16, FTW_PHYS | FTW_DEPTH);
+}
 
 static void dir_make(void)
 {
-	snprintf(dir, sizeof dir, "/tmp/check_users.XXXXXX");
+	snprintf(dir, sizeof dir, "%s/t.XXXXXX", base);
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 }
 
+/* At the end of a test that passed: its directory holds only files. */
 static void dir_remove(void)
 {
 	DIR *d = opendir(dir);
@@ -81,6 +115,17 @@ static char *listing(void)
 	}
 	free(names);
 	return out;
+}
+
+/* Long texts: on a difference both go to stderr, since Check cannot
+ * carry a message that long. */
+#define assert_text(got, want) assert_text_at(__LINE__, (got), (want))
+static void assert_text_at(int line, const char *got, const char *want)
+{
+	if (strcmp(got, want) != 0) {
+		fprintf(stderr, "check_users.c:%d: got:\n%s\nwanted:\n%s\n", line, got, want);
+		ck_abort_msg("line %d: texts differ (both on stderr)", line);
+	}
 }
 
 /* users_check's report, with dir replaced by "T". */
@@ -241,7 +286,7 @@ START_TEST(parse_example)
 
 	dir_make();
 	const char *path = put("users", example);
-	ck_assert_str_eq(check_report(path, &errors), "");
+	assert_text(check_report(path, &errors), "");
 	ck_assert_int_eq(errors, 0);
 	u = open_ok(path);
 	ck_assert_str_eq(answer(u, "alice@example.org", NULL),
@@ -331,7 +376,7 @@ START_TEST(parse_every_error)
 
 	dir_make();
 	const char *path = put("users", broken);
-	ck_assert_str_eq(check_report(path, &errors),
+	assert_text(check_report(path, &errors),
 		"T/users:2: no kind after the address (accept, forward, moved or group)\n"
 		"T/users:3: unknown kind \"frobnicate\" (accept, forward, moved or group)\n"
 		"T/users:4: bad address \"not\"\n"
@@ -384,14 +429,14 @@ START_TEST(parse_long_lines)
 	memset(text + n + 24, 'x', 100000);
 	strcpy(text + n + 24 + 100000, "\nafter@example.org accept After\n");
 	const char *path = put("users", text);
-	ck_assert_str_eq(check_report(path, &errors),
+	assert_text(check_report(path, &errors),
 		"T/users:3: line longer than 4096 bytes\n"
 		"T/users:4: line longer than 4096 bytes\n");
 	ck_assert_int_eq(errors, 2);
 	/* A CR before the LF does not count. */
 	snprintf(text, 200000, "%s\r\n", line);
 	path = put("users", text);
-	ck_assert_str_eq(check_report(path, &errors), "");
+	assert_text(check_report(path, &errors), "");
 	free(text);
 	dir_remove();
 }
@@ -421,7 +466,7 @@ START_TEST(parse_non_ascii)
 	memcpy(text, table, sizeof table - 1);
 	memcpy(text + sizeof table - 1, "\0z\n", 3);
 	const char *path = put_bytes("users", text, sizeof table - 1 + 3);
-	ck_assert_str_eq(check_report(path, &errors),
+	assert_text(check_report(path, &errors),
 		"T/users:1: non-ASCII byte in address \"\\xc3\\xa9t\\xc3\\xa9@example.org\" (SMTPUTF8 is not offered)\n"
 		"T/users:2: non-ASCII byte in address \"ete@ex\\xc3\\xa4mple.org\" (SMTPUTF8 is not offered)\n"
 		"T/users:3: non-ASCII byte in address \"x@b\\xc3\\xbc.example\" (SMTPUTF8 is not offered)\n"
@@ -461,7 +506,7 @@ START_TEST(parse_loops)
 		"s@example.org group p@example.org\n"				/* 6: into the loop */
 		"m@example.org moved n@example.net\n"				/* 7 */
 		"h@example.org group a@example.org m@example.org\n");		/* 8 */
-	ck_assert_str_eq(check_report(path, &errors),
+	assert_text(check_report(path, &errors),
 		"T/users:1: group loop: self@example.org -> self@example.org\n"
 		"T/users:5: group loop: p@example.org -> q@example.org -> r@example.org -> p@example.org\n"
 		"T/users:8: member m@example.org has moved (line 7): name its new address\n");
@@ -737,7 +782,7 @@ START_TEST(compile_round_trip)
 	ck_assert_uint_gt(users_memory(t), (size_t)st.st_size);
 	users_free(t);
 	users_free(c);
-	ck_assert_str_eq(check_report(cdb_path, &errors), "");
+	assert_text(check_report(cdb_path, &errors), "");
 	ck_assert_int_eq(errors, 0);
 	dir_remove();
 }
@@ -903,7 +948,7 @@ START_TEST(cdb_foreign_and_damaged)
 	ck_assert_str_eq(search(u, "good", 10, &rc), "1:good@example.org::");
 	ck_assert_int_eq(rc, 1);
 	users_free(u);
-	ck_assert_str_eq(check_report(path, &errors),
+	assert_text(check_report(path, &errors),
 		"T/damaged.cdb: record 3: bad value for \"bad@example.org\"\n"
 		"T/damaged.cdb: record 4: bad value for \"loop@example.org\"\n"
 		"T/damaged.cdb: record 5: bad address \"junk\" in \"g@example.org\"\n"
@@ -925,7 +970,7 @@ START_TEST(open_failures)
 	dir_make();
 	snprintf(path, sizeof path, "%s/missing", dir);
 	ck_assert_str_eq(open_error(path), "T/missing: No such file or directory");
-	ck_assert_str_eq(check_report(path, &errors), "T/missing: No such file or directory\n");
+	assert_text(check_report(path, &errors), "T/missing: No such file or directory\n");
 	ck_assert_int_eq(errors, 1);
 	ck_assert_str_eq(open_error(dir), "T: not a regular file");
 	/* An empty table is a table: every address unknown. */
@@ -1011,6 +1056,9 @@ Suite *users_suite(void)
 	tcase_add_test(cdb, large_table);
 	tcase_set_timeout(cdb, 60);
 	tcase_set_timeout(parse, 60);
+	tcase_add_unchecked_fixture(parse, base_make, base_remove);
+	tcase_add_unchecked_fixture(use, base_make, base_remove);
+	tcase_add_unchecked_fixture(cdb, base_make, base_remove);
 	suite_add_tcase(s, parse);
 	suite_add_tcase(s, use);
 	suite_add_tcase(s, cdb);
