@@ -54,6 +54,58 @@ def reply_line(r, text, pattern, what):
     return m
 
 
+def ehlo_reply(prefix):
+    return [prefix + l for l in (
+        "250-mx.test", "250-SIZE 10485760", "250-8BITMIME", "250-PIPELINING",
+        "250-ENHANCEDSTATUSCODES", "250-SOML", "250-SAML", "250 HELP")]
+
+
+def match_dialogue(r, got, want, what):
+    """got: a client's transcript lines; want: one regex per line.  The
+    queued-as id (the first group of any pattern that has one), or None."""
+    ok = len(got) == len(want) and all(re.fullmatch(w, g) for w, g in zip(want, got))
+    if not r.check(ok, "%s:\n  %s\nwant:\n  %s"
+                   % (what, "\n  ".join(got), "\n  ".join(want))):
+        return None
+    for w, g in zip(want, got):
+        m = re.fullmatch(w, g)
+        if m.groups():
+            return m.group(1)
+    return None
+
+
+def swaks_dialogue(out):
+    """swaks's transcript, commands and replies, without message lines."""
+    lines, in_data = [], False
+    for line in out.splitlines():
+        if in_data:
+            in_data = line != " -> ."
+            if in_data:
+                continue
+        elif line.startswith("<-  354 "):
+            in_data = True
+        if line.startswith(("<-", " ->")):
+            lines.append(line)
+    return lines
+
+
+def swaks_expected(steps):
+    """The regexes of a swaks dialogue: greeting, EHLO, then `steps`."""
+    lit = [" -> EHLO swaks.client.test"] + ehlo_reply("<-  ")
+    return ([re.escape("<-  220 mx.test ESMTP smtpd")] + [re.escape(l) for l in lit]
+            + steps)
+
+
+MAIL = [r" -> MAIL FROM:<sw@client\.test>"]
+MAIL_OK = [r"<-  250 2\.1\.0 OK"]
+RCPT = [r" -> RCPT TO:<bob@example\.org>"]
+RCPT_OK = [r"<-  250 2\.1\.5 OK"]
+DATA = [r" -> DATA"]
+DATA_OK = [r"<-  354 Start mail input; end with <CRLF>\.<CRLF>"]
+DOT = [r" -> \.", r"<-  250 2\.0\.0 OK: queued as (\S+)"]
+QUIT = [r" -> QUIT", r"<-  221 2\.0\.0 mx\.test Service closing transmission channel"]
+
+
 def one_file(r, ctx, want, qid):
     files = ctx.spool.take()
     if r.equal(len(files), 1, want.case + ": files spooled"):
@@ -72,19 +124,14 @@ def case_swaks(r, ctx, pipeline):
     p = swaks(ctx, "--data", "@" + path, *(["--pipeline"] if pipeline else []))
     out = p.stdout.decode("utf-8", "replace")
     r.equal(p.returncode, 0, "swaks exit status (stderr %r)" % p.stderr[-500:])
-    m = reply_line(r, out, r"^<-  250 2\.0\.0 OK: queued as (\S+)$", "swaks")
-    reply_line(r, out, r"^<-  221 2\.0\.0 mx\.test Service closing transmission"
-               r" channel$", "swaks")
-    if pipeline:
-        # The group MAIL, RCPT, DATA leaves before any of their replies.
-        lines = out.splitlines()
-        sent = [i for i, l in enumerate(lines) if re.match(r" -> (MAIL|RCPT|DATA)", l)]
-        got = [i for i, l in enumerate(lines) if l.startswith("<-  250 2.1.")]
-        r.check(len(sent) == 3 and got and max(sent) < min(got),
-                "swaks did not pipeline MAIL, RCPT, DATA:\n" + out[-2000:])
+    if pipeline:        # MAIL, RCPT and DATA leave before their replies
+        steps = MAIL + RCPT + DATA + MAIL_OK + RCPT_OK + DATA_OK
+    else:
+        steps = MAIL + MAIL_OK + RCPT + RCPT_OK + DATA + DATA_OK
+    qid = match_dialogue(r, swaks_dialogue(out), swaks_expected(steps + DOT + QUIT),
+                         "swaks's dialogue")
     one_file(r, ctx, Expected(name, "sw@client.test", ["bob@example.org"],
-                              "swaks.client.test", on_wire_ending(data)),
-             m.group(1) if m else None)
+                              "swaks.client.test", on_wire_ending(data)), qid)
 
 
 def case_swaks_attachment(r, ctx):
@@ -98,6 +145,7 @@ def case_swaks_attachment(r, ctx):
     out = p.stdout.decode("utf-8", "replace")
     r.equal(p.returncode, 0, "swaks exit status (stderr %r)" % p.stderr[-500:])
     m = reply_line(r, out, r"^<-  250 2\.0\.0 OK: queued as (\S+)$", "swaks")
+    reply_line(r, out, "^" + QUIT[1] + "$", "swaks")
     files = ctx.spool.take()
     if not r.equal(len(files), 1, "files spooled"):
         return
@@ -120,14 +168,14 @@ def case_swaks_attachment(r, ctx):
 
 
 def case_swaks_quit_after_rcpt(r, ctx):
+    """--quit-after RCPT: a transaction that ends in QUIT stores nothing."""
     before = set(ctx.sup.sessions())
     p = swaks(ctx, "--quit-after", "RCPT")
     out = p.stdout.decode("utf-8", "replace")
     r.equal(p.returncode, 0, "swaks exit status")
-    reply_line(r, out, r"^<-  250 2\.1\.0 OK$", "MAIL")
-    reply_line(r, out, r"^<-  250 2\.1\.5 OK$", "RCPT")
-    r.check(" -> DATA" not in out, "swaks sent DATA")
-    reply_line(r, out, r"^<-  221 2\.0\.0 mx\.test Service closing", "QUIT")
+    match_dialogue(r, swaks_dialogue(out),
+                   swaks_expected(MAIL + MAIL_OK + RCPT + RCPT_OK + QUIT),
+                   "swaks's dialogue")
     r.equal(ctx.spool.take(), [], "files spooled")
     r.equal(ctx.spool.tmp_files(), [], "files left in tmp/")
     new = ctx.sup.settle(before)
@@ -141,8 +189,10 @@ def case_curl(r, ctx):
     name = "curl"
     _, data = file_message(ctx, name)
     path = os.path.join(ctx.work, "curl.crlf")
+    wire = data.replace(b"\n", b"\r\n")
     with open(path, "wb") as f:
-        f.write(data.replace(b"\n", b"\r\n"))
+        f.write(wire)
+    before = set(ctx.sup2.sessions())
     p = run(["curl", "-sS", "-v", "--url",
              "smtp://127.0.0.1:%d/curl.client.test" % ctx.port2,
              "--mail-from", "cu@client.test", "--mail-rcpt", "bob@example.org",
@@ -150,14 +200,25 @@ def case_curl(r, ctx):
             timeout=60)
     err = p.stderr.decode("utf-8", "replace")
     r.equal(p.returncode, 0, "curl exit status (%s)" % err[-800:])
-    reply_line(r, err, r"^> EHLO curl\.client\.test\r?$", "curl")
-    reply_line(r, err, r"^> MAIL FROM:<cu@client\.test> SIZE=%d\r?$"
-               % (len(data) + data.count(b"\n")), "curl")
-    m = reply_line(r, err, r"^< 250 2\.0\.0 OK: queued as (\S+?)\r?$", "curl")
+    # curl -v shows each command and reply line (not the QUIT it sends at
+    # exit: smtpd's log counts that one).
+    got = [l.rstrip("\r") for l in err.splitlines() if l.startswith(("< ", "> "))]
+    want = ([re.escape(l) for l in ["< 220 mx.test ESMTP smtpd",
+                                    "> EHLO curl.client.test"] + ehlo_reply("< ")]
+            + [r"> MAIL FROM:<cu@client\.test> SIZE=%d" % len(wire),
+               r"< 250 2\.1\.0 OK",
+               r"> RCPT TO:<bob@example\.org>", r"< 250 2\.1\.5 OK",
+               r"> RCPT TO:<carol@example\.net>", r"< 250 2\.1\.5 OK",
+               r"> DATA", r"< 354 Start mail input; end with <CRLF>\.<CRLF>",
+               r"< 250 2\.0\.0 OK: queued as (\S+)"])
+    qid = match_dialogue(r, got, want, "curl's dialogue")
     one_file(r, ctx, Expected(name, "cu@client.test",
                               ["bob@example.org", "carol@example.net"],
-                              "curl.client.test", data),
-             m.group(1) if m else None)
+                              "curl.client.test", data), qid)
+    new = ctx.sup2.settle(before)
+    r.equal([l for lines in new.values() for l in lines if "disconnect" in l],
+            ["disconnect from [127.0.0.1] commands=6 accepted=1 refused=0"
+             " errors=0"], "smtpd's log of the session (QUIT included)")
 
 
 def case_msmtp(r, ctx):

@@ -96,6 +96,9 @@ class Postfix:
         p = run(["postconf", "-c", self.conf, "-e"] + args, timeout=30)
         if p.returncode != 0:
             raise RuntimeError("postconf: %r" % p.stderr)
+        # Postfix's own sendmail, whatever else is first in PATH.
+        p = run(["postconf", "-c", self.conf, "-h", "sendmail_path"], timeout=30)
+        self.sendmail_path = p.stdout.decode().strip() or "sendmail"
 
     def start(self):
         """`postfix -c DIR start`, which returns once master runs."""
@@ -107,7 +110,7 @@ class Postfix:
 
     def sendmail(self, sender, rcpts, message):
         """Hand a message to the instance; -i: a lone '.' is text."""
-        p = run(["sendmail", "-C", self.conf, "-i", "-f", sender, "--"] + rcpts,
+        p = run([self.sendmail_path, "-C", self.conf, "-i", "-f", sender, "--"] + rcpts,
                 input=message, timeout=30)
         if p.returncode != 0:
             raise RuntimeError("sendmail: %r" % p.stderr)
