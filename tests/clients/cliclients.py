@@ -184,37 +184,43 @@ def case_swaks_quit_after_rcpt(r, ctx):
              " errors=0"], "smtpd's log of the session")
 
 
-def case_curl(r, ctx):
-    """curl uploads a CRLF file to two recipients (URL path = EHLO name)."""
-    name = "curl"
-    _, data = file_message(ctx, name)
-    path = os.path.join(ctx.work, "curl.crlf")
-    wire = data.replace(b"\n", b"\r\n")
+def case_curl(r, ctx, mode):
+    """curl uploads a file to two recipients (URL path = EHLO name).
+    mode "crlf": a file with CRLF line ends, sent as it is.
+    mode "lf --crlf": an LF file that curl converts (and dot-stuffs).
+    mode "lf": an LF file sent as it is: bare LFs on the wire, which smtpd
+    stores as LF without ending a line there (so "." after one is text),
+    then the CRLF curl adds before its final dot."""
+    name = "curl " + mode
+    _, data = file_message(ctx, "curl-" + mode.replace(" ", "").replace("-", ""))
+    path = os.path.join(ctx.work, "curl.upload")
+    upload = data.replace(b"\n", b"\r\n") if mode == "crlf" else data
     with open(path, "wb") as f:
-        f.write(wire)
+        f.write(upload)
+    want = data + b"\n" if mode == "lf" else data
     before = set(ctx.sup2.sessions())
     p = run(["curl", "-sS", "-v", "--url",
              "smtp://127.0.0.1:%d/curl.client.test" % ctx.port2,
              "--mail-from", "cu@client.test", "--mail-rcpt", "bob@example.org",
-             "--mail-rcpt", "carol@example.net", "--upload-file", path],
-            timeout=60)
+             "--mail-rcpt", "carol@example.net", "--upload-file", path]
+            + (["--crlf"] if mode == "lf --crlf" else []), timeout=60)
     err = p.stderr.decode("utf-8", "replace")
     r.equal(p.returncode, 0, "curl exit status (%s)" % err[-800:])
     # curl -v shows each command and reply line (not the QUIT it sends at
     # exit: smtpd's log counts that one).
     got = [l.rstrip("\r") for l in err.splitlines() if l.startswith(("< ", "> "))]
-    want = ([re.escape(l) for l in ["< 220 mx.test ESMTP smtpd",
-                                    "> EHLO curl.client.test"] + ehlo_reply("< ")]
-            + [r"> MAIL FROM:<cu@client\.test> SIZE=%d" % len(wire),
-               r"< 250 2\.1\.0 OK",
-               r"> RCPT TO:<bob@example\.org>", r"< 250 2\.1\.5 OK",
-               r"> RCPT TO:<carol@example\.net>", r"< 250 2\.1\.5 OK",
-               r"> DATA", r"< 354 Start mail input; end with <CRLF>\.<CRLF>",
-               r"< 250 2\.0\.0 OK: queued as (\S+)"])
-    qid = match_dialogue(r, got, want, "curl's dialogue")
+    dialogue = ([re.escape(l) for l in ["< 220 mx.test ESMTP smtpd",
+                                        "> EHLO curl.client.test"] + ehlo_reply("< ")]
+                + [r"> MAIL FROM:<cu@client\.test> SIZE=%d" % len(upload),
+                   r"< 250 2\.1\.0 OK",
+                   r"> RCPT TO:<bob@example\.org>", r"< 250 2\.1\.5 OK",
+                   r"> RCPT TO:<carol@example\.net>", r"< 250 2\.1\.5 OK",
+                   r"> DATA", r"< 354 Start mail input; end with <CRLF>\.<CRLF>",
+                   r"< 250 2\.0\.0 OK: queued as (\S+)"])
+    qid = match_dialogue(r, got, dialogue, "curl's dialogue")
     one_file(r, ctx, Expected(name, "cu@client.test",
                               ["bob@example.org", "carol@example.net"],
-                              "curl.client.test", data), qid)
+                              "curl.client.test", want), qid)
     new = ctx.sup2.settle(before)
     r.equal([l for lines in new.values() for l in lines if "disconnect" in l],
             ["disconnect from [127.0.0.1] commands=6 accepted=1 refused=0"

@@ -90,7 +90,9 @@ def cli_cases(cases, ctx):
               cliclients.case_swaks_attachment, ctx)
     tool_case(cases, "swaks --quit-after RCPT", ["swaks"],
               cliclients.case_swaks_quit_after_rcpt, ctx)
-    tool_case(cases, "curl smtp:// --upload-file", ["curl"], cliclients.case_curl, ctx)
+    for mode in ("crlf", "lf --crlf", "lf"):
+        tool_case(cases, "curl smtp:// --upload-file, %s file" % mode, ["curl"],
+                  cliclients.case_curl, ctx, mode)
     tool_case(cases, "msmtp", ["msmtp"], cliclients.case_msmtp, ctx)
     tool_case(cases, "Postfix smtp-source, 40 messages in 4 sessions",
               ["smtp-source"], cliclients.case_smtp_source, ctx)
