@@ -36,6 +36,7 @@
 #include "testio.h"
 
 static char spool[256];
+static int devnull = -1;	/* log lines go here: log_escape is fuzzed too */
 
 static void remove_spool(void)
 {
@@ -76,6 +77,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		abort();
 	}
 	atexit(remove_spool);
+	devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	return 0;
 }
 
@@ -177,6 +179,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (flags & 128)
 		r.cfg.min_free = 1ULL << 60;
+	if (devnull >= 0) {
+		r.cfg.log.mode = LOGTO_PLAIN;
+		r.cfg.log.fd = devnull;
+	}
 	r.tio.in = (const char *)data;
 	r.tio.inlen = size;
 	r.tio.chunk = chunk;
