@@ -69,6 +69,12 @@ RUN_ARGS ?= --hostname server.it --domain server.it --users examples/users
 run: $(B)smtpd
 	./$(B)smtpd --spool ./spool $(RUN_ARGS)
 
+# The indexed users table: make users.cdb (from ./users), or
+# make USERS=/etc/smtpd/users /etc/smtpd/users.cdb
+USERS ?= users
+$(USERS).cdb: $(USERS) $(B)smtpd
+	./$(B)smtpd --compile-users $(USERS)
+
 check: deps
 	@tests/check.sh
 

@@ -337,6 +337,10 @@ static void rcpt_from_table(struct session *s, const struct address *a)
 		k = USERS_ACCEPT;
 		snprintf(e.address, sizeof e.address, "%s", a->mailbox);
 	}
+	if (k == USERS_ERROR) {		/* a damaged cdb: not the client's fault */
+		refuse(s, R_STORE_IO, NULL);
+		return;
+	}
 	if (k == USERS_UNKNOWN || k == USERS_MOVED) {
 		s->rcpt_refused++;
 		refuse(s, k == USERS_MOVED ? R_USER_MOVED : R_NO_SUCH_USER,
@@ -348,9 +352,10 @@ static void rcpt_from_table(struct session *s, const struct address *a)
 	int r = k == USERS_ACCEPT ? envelope_add_cb(s, a->mailbox) :
 				    users_expand(s->cfg->users, &e, envelope_add_cb, s);
 	if (r < 0) {
+		/* envelope_add only appends: cutting back undoes this RCPT. */
 		s->nrcpts = before;
 		s->rcpt_refused++;
-		refuse(s, R_TOO_MANY_RCPTS, NULL);
+		refuse(s, r == -1 ? R_TOO_MANY_RCPTS : R_STORE_IO, NULL);
 		return;
 	}
 	if (k == USERS_FORWARD)
@@ -839,12 +844,30 @@ static const struct users_entry *lookup_one(struct session *s, char *arg,
 	char line[600];
 	int total;
 
+	const char *q = query_text(arg);
+
 	m->n = 0;
-	total = users_search(s->cfg->users, query_text(arg), VRFY_SHOWN,
-			     match_found, m);
+	total = users_search(s->cfg->users, q, VRFY_SHOWN, match_found, m);
 	if (total == 1 && m->n == 1)
 		return &m->e[0];
-	if (total <= 0) {
+	if (total < 0) {
+		refuse(s, R_STORE_IO, NULL);
+		return NULL;
+	}
+	if (total == 0 && strchr(q, '@') != NULL) {
+		/* Not a key, but maybe a delimiter form or a catch-all that
+		 * RCPT would take: never 250 for an address the table does
+		 * not name (RFC 5321 3.5.3), but not 550 either. */
+		enum users_kind k = users_lookup(s->cfg->users, q,
+						 s->cfg->recipient_delimiter, &m->e[0]);
+		if (k != USERS_UNKNOWN && k != USERS_ERROR) {
+			if (m->e[0].address[0] != '@')
+				return &m->e[0];
+			reply_send(&s->out, R_VRFY_CANNOT, NULL);
+			return NULL;
+		}
+	}
+	if (total == 0) {
 		refuse(s, R_NO_MATCH, NULL);
 		return NULL;
 	}

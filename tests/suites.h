@@ -17,5 +17,6 @@ SUITE_DECL(reply_suite);
 SUITE_DECL(input_suite);
 SUITE_DECL(users_suite);
 SUITE_DECL(limits_suite);
+SUITE_DECL(recipients_suite);
 
 #endif
