@@ -35,7 +35,16 @@ if [ "${T_CLIENTS_IN_NS:-}" != 1 ]; then
 		echo "SKIP: t_clients.sh: cannot make network and PID namespaces"
 		exit 77
 	fi
-	exec env T_CLIENTS_IN_NS=1 unshare --net --pid --fork --mount-proc "$0" "$@"
+	# unshare --fork ignores SIGTERM: on a timeout's signal, SIGKILL it,
+	# and --kill-child takes the namespace's first process along, and
+	# with it everything inside (supervisors, Postfix, clients).
+	T_CLIENTS_IN_NS=1 unshare --net --pid --fork --mount-proc --kill-child "$0" "$@" &
+	ns=$!
+	trap 'kill -KILL $ns 2>/dev/null' TERM INT HUP
+	wait $ns
+	rc=$?
+	wait $ns 2>/dev/null	# after a trap, wait again for the real end
+	exit $rc
 fi
 
 ip link set lo up || exit 1

@@ -9,7 +9,6 @@ recorded in a manifest, which the read-back (readback.py) walks at the end.
 """
 import os
 import re
-import time
 
 RECEIVED = re.compile(
     rb"Received: from (?P<helo>\S+) \((?P<peer>[^)]*)\) by (?P<host>\S+)"
@@ -85,16 +84,6 @@ class Spool:
         fresh = self.names() - self.seen
         self.seen |= fresh
         return [self.read(n) for n in sorted(fresh, key=self._mtime)]
-
-    def wait_for(self, count, timeout):
-        """Wait (bounded) until `count` files not yet taken are in new/;
-        for a client that hands mail on later, such as Postfix."""
-        deadline = time.monotonic() + timeout
-        while len(self.names() - self.seen) < count:
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
-        return self.take()
 
     def tmp_files(self):
         return os.listdir(os.path.join(self.path, "tmp"))
