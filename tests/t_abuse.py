@@ -173,6 +173,23 @@ def idle_timeout():
     end(s, spool, what)
 
 
+def idle_timeout_in_data():
+    what = "--timeout 1 inside DATA"
+    spool, s = session(["--timeout", "1"])
+    try:
+        sc.greet(s, what=what)
+        sc.envelope(s, what=what)
+        s.send(b"Subject: stalled\r\n\r\nhalf a line")
+        code, lines, dt = timed_reply(s)
+        sc.check(code == 421 and lines[-1].startswith("421 4.4.2 mx.test Timeout"),
+                 "%s: %s %r" % (what, code, lines))
+        sc.check(0.95 <= dt < 1 + 2 * SLACK, "%s: came after %.2f s" % (what, dt))
+        sc.check(s.rest() == b"", what + ": more after the 421")
+    except sc.Failure as e:
+        sc.check(False, "%s: %s" % (what, e))
+    end(s, spool, what)
+
+
 def session_timeout():
     """A client that keeps talking (NOOP, then a slow message) still
     meets the whole-session deadline, in the middle of DATA."""
@@ -450,9 +467,9 @@ def main():
     # T_ABUSE_ONLY=name,name runs only those parts (for debugging).
     only = [n for n in os.environ.get("T_ABUSE_ONLY", "").split(",") if n]
     parts = [error_budget_stepwise, error_budget_pipelined, junk_budget,
-             junk_default, idle_timeout, session_timeout, greet_delay,
-             other_protocols, tls_hello, pipelining_after_refused_data,
-             pipelining_after_quit, size_limit]
+             junk_default, idle_timeout, idle_timeout_in_data, session_timeout,
+             greet_delay, other_protocols, tls_hello,
+             pipelining_after_refused_data, pipelining_after_quit, size_limit]
     rate = []
     t = None
     if not only or "min_rate" in only:
