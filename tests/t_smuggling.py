@@ -10,7 +10,6 @@ file's body, stored by the rules (CRLF -> LF, bare LF and bare CR kept,
 a dot unstuffed only at the start of a CRLF line).
 """
 import os
-import re
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "fault"))

@@ -111,7 +111,7 @@ def main():
              % (len(sent), len(acked), len(sc.files(spool, "new"))))
     known = {}			# file name -> tag, of the files checked
     all_sent = dict(sent)
-    killed = cut_acked = unacked_in_new = tmp_left = 0
+    killed = unacked_in_new = tmp_left = 0
     it = 0
     start = time.monotonic()
     while it < ITERATIONS and time.monotonic() - start < SECONDS:

@@ -9,7 +9,6 @@ import fcntl
 import os
 import platform
 import re
-import signal
 import socket
 import struct
 import subprocess
