@@ -180,3 +180,18 @@ def case_session(r, ctx):
             r.equal(c.rset(), (250, b"2.0.0 OK"), "RSET reply")
             r.equal(c.noop(), (250, b"2.0.0 OK"), "NOOP reply")
         r.equal(c.quit(), BYE_ESMTP, "QUIT reply")
+
+
+def case_long_line(r, ctx):
+    """Message lines have no length limit: a 1 MiB line arrives whole."""
+    raw = (b"From: fred@client.test\r\nTo: bob@example.org\r\n"
+           b"Subject: one line of 1 MiB\r\nMessage-ID: <long@client.test>\r\n"
+           b"Date: Mon, 02 Feb 2026 10:00:00 +0000\r\n\r\n"
+           + b"0123456789abcdef" * 65536 + b"\r\nend\r\n")
+    with RecordingSMTP(HOST, ctx.port, local_hostname="long.client.test",
+                       timeout=30) as c:
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        _, sent = send_and_check(r, ctx, c, msg, "fred@client.test",
+                                 ["bob@example.org"], "1 MiB line")
+        r.equal(sent, raw, "bytes smtplib sent")
+        r.equal(c.quit(), BYE_ESMTP, "QUIT reply")

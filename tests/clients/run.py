@@ -74,6 +74,7 @@ def python_cases(cases, ctx):
     cases.run("smtplib several recipients", pyclients.case_recipients, ctx)
     cases.run("smtplib several messages on one connection",
               pyclients.case_session, ctx)
+    cases.run("smtplib a 1 MiB line", pyclients.case_long_line, ctx)
 
 
 def tool_case(cases, name, programs, fn, *args):
