@@ -48,9 +48,10 @@ def make_message(tag, size):
     return sent, stored
 
 
-def session(spool, it, kill_after):
-    """Run one session; kill smtpd after kill_after seconds.  Returns the
-    list of (queue id, stored body) acknowledged and all bodies sent."""
+def session(spool, it, kill_after, count):
+    """Run one session of count messages; kill smtpd after kill_after
+    seconds.  Returns the list of (queue id, tag, stored body)
+    acknowledged, all bodies sent by tag, and the exit status."""
     s = sc.Smtpd(spool)
     acked, sent_bodies = [], {}
     def kill():
@@ -66,7 +67,7 @@ def session(spool, it, kill_after):
         s.send("EHLO client.example\r\n")
         if s.reply()[0] != 250:
             raise sc.Failure("no EHLO reply")
-        for m in range(rnd.randint(1, 6)):
+        for m in range(count):
             tag = b"%d-%d" % (it, m)
             sent, stored = make_message(tag, rnd.choice(SIZES))
             sent_bodies[tag] = stored
@@ -101,10 +102,11 @@ def main():
     spool = sc.make_spool()
     print("t_crash: seed %d (T_CRASH_SEED), up to %d iterations or %.0f s"
           % (SEED, ITERATIONS, SECONDS), flush=True)
-    # A first session without a kill tells how long one takes here.
+    # A first session without a kill tells how long a message takes here.
     t0 = time.monotonic()
-    acked, sent, st = session(spool, 0, 3600)
+    acked, sent, st = session(spool, 0, 3600, 6)
     duration = max(time.monotonic() - t0, 0.01)
+    per_message = duration / 6
     sc.check(st == 0, "uncut session: exit status %s" % st)
     sc.check(len(acked) == len(sent) and len(sc.files(spool, "new")) == len(sent),
              "uncut session: %d messages, %d acknowledged, %d in new/"
@@ -116,7 +118,9 @@ def main():
     start = time.monotonic()
     while it < ITERATIONS and time.monotonic() - start < SECONDS:
         it += 1
-        acked, sent, st = session(spool, it, rnd.uniform(0, duration * 1.2))
+        count = rnd.randint(1, 6)
+        # The moment spreads over the whole session, and a little after.
+        acked, sent, st = session(spool, it, rnd.uniform(0, per_message * (count + 1) * 1.2), count)
         all_sent.update(sent)
         if st == -signal.SIGKILL:
             killed += 1
@@ -153,7 +157,7 @@ def main():
         known.clear()
         if failures_so_far():
             break
-    print("t_crash: %d sessions in %.1f s (one uncut: %.3f s), %d killed by SIGKILL; "
+    print("t_crash: %d sessions in %.1f s (6 messages uncut: %.3f s), %d killed by SIGKILL; "
           "%d files left in tmp/, %d messages in new/ without their 250"
           % (it, time.monotonic() - start, duration, killed, tmp_left, unacked_in_new))
     sc.check(killed > 0, "no session was killed: the test tested nothing")
