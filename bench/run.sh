@@ -71,7 +71,7 @@ want() { case " $SECTIONS " in *" $1 "*) return 0 ;; esac; return 1; }
 CC=${CC:-cc}
 T0=$EPOCHREALTIME
 # V: every repetition's values; M: their medians; P: ports; C: call counts
-declare -A V M P C
+declare -A V M P C LAST
 
 [ -x "$SMTPD" ] || { echo "bench: $SMTPD not built (make)"; exit 1; }
 rm -rf "$WORK" && mkdir -p "$WORK"/bin "$WORK"/cg "$WORK"/in "$WORK"/log || exit 1
@@ -255,7 +255,7 @@ out "smtpd: $SMTPD ($("$SMTPD" --version 2>/dev/null)), linked to: $(ldd "$SMTPD
 out "floor: $CC -O2 bench/floor_greet.c (dynamically linked, one write); durable floor: bench/floor_durable.c"
 out "peers: exim ${EXIM:+$EXIM_VERSION ($EXIM -bs, throw-away config)}${EXIM_WHY} | smtp-sink ${SINK:-$SINK_WHY}"
 out "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews times, not instruction counts)"
-out "repetitions: $REPS, interleaved; figures are medians; network: $([ "${BENCH_IN_NS:-0}" = 1 ] && echo 'loopback in a private namespace' || echo 'host loopback')"
+out "repetitions: $REPS, interleaved; figures are medians, ratios of timed figures medians of each repetition's ratio; network: $([ "${BENCH_IN_NS:-0}" = 1 ] && echo 'loopback in a private namespace' || echo 'host loopback')"
 [ -n "$MISSING" ] && out "missing tools (their figures are skipped):$MISSING"
 out ""
 
@@ -331,9 +331,15 @@ rate() { # key port client-args...: appends the rate to V[key]
 	shift 2
 	[ -n "$port" ] || return
 	l=$("$CLIENT" "${1}" "$HOST" "$port" "${@:2}" 2>>"$WORK/log/client.log")
-	V[$key]+=" $(kv per_second "$l")"
+	LAST[$key]=$(kv per_second "$l")
+	V[$key]+=" ${LAST[$key]}"
 	[ "$(kv failed "$l")" = 0 ] || FAILS+=" $key($(kv failed "$l") failed)"
 }
+# pair KEY A B: this repetition's A/B (the last figures of A and B) added to
+# V[KEY]; the median of such paired ratios is what the targets judge, since
+# load from elsewhere drifts between repetitions more than within one
+pair() { V[$1]+=" $(ratio "${LAST[$2]:-}" "${LAST[$3]:-}" 3)"; }
+
 # =========================================================================
 if want conn; then
 out "## Per connection: greeting + QUIT"
@@ -370,6 +376,7 @@ for ((r = 1; r <= REPS; r++)); do
 			n=$NCONN; [ "$p" != exim ] || n=$(((NCONN + 2) / 3))
 			rate "conn_${s}_$p" "${P[${s}_$p]:-}" conn "$n" 1
 		done
+		pair "conn_${s}_ratio" "conn_${s}_floor" "conn_${s}_smtpd"
 	done
 	rate conn_sink "${P[sink]:-}" conn "$NCONN" 1
 done
@@ -377,8 +384,8 @@ for k in conn_ts_floor conn_ts_smtpd conn_ts_exim conn_ssa_floor conn_ssa_smtpd 
 	M[$k]=$(median ${V[$k]:-})
 done
 # wall time per connection relative to the floor = inverse ratio of rates
-M[conn_ts_ratio]=$(ratio "${M[conn_ts_floor]}" "${M[conn_ts_smtpd]}")
-M[conn_ssa_ratio]=$(ratio "${M[conn_ssa_floor]}" "${M[conn_ssa_smtpd]}")
+M[conn_ts_ratio]=$(median ${V[conn_ts_ratio]:-})
+M[conn_ssa_ratio]=$(median ${V[conn_ssa_ratio]:-})
 
 row "figure" "smtpd" "floor" "smtpd/floor" "floor+systemd" "exim -bs"
 rule 5
@@ -396,8 +403,7 @@ row "connections/s, smtp-sink (its own listener)" "" "" "" "" "sink: $(fmt "${M[
 out ""
 M[cg_conn_ratio]=$(ratio "${M[cg_smtpd]}" "${M[cg_floor]}" 3)
 target "instructions per connection / floor's" "${M[cg_conn_ratio]}" "<= 1.3" "$(cmp_le "${M[cg_conn_ratio]}" 1.3)"
-M[conn_ts_ratio3]=$(ratio "${M[conn_ts_floor]}" "${M[conn_ts_smtpd]}" 3)
-target "wall time per connection under tcpserver / floor's" "${M[conn_ts_ratio3]}" "<= 1.3" "$(cmp_le "${M[conn_ts_ratio3]}" 1.3)"
+target "wall time per connection under tcpserver / floor's" "${M[conn_ts_ratio]}" "<= 1.3" "$(cmp_le "${M[conn_ts_ratio]}" 1.3)"
 fi
 
 # =========================================================================
@@ -420,8 +426,10 @@ for ((r = 1; r <= REPS; r++)); do
 	for c in 1 2; do
 		rate "msg_1_${c}_durable" "${P[ts_durable]:-}" conn "$NMSG1" "$c"
 		[ -n "${P[ts_durable]:-}" ] && { [ "$(spool_count "$SP_FLOOR")" = "$NMSG1" ] || MISMATCH+=" durable"; spool_clear "$SP_FLOOR"; }
+		msg_rate "msg_1_${c}_smtpd" "${P[ts_smtpd]:-}" 1 "$c"
+		pair "msg_1_${c}_ratio" "msg_1_${c}_smtpd" "msg_1_${c}_durable"
 		for per in 1 100; do
-			msg_rate "msg_${per}_${c}_smtpd" "${P[ts_smtpd]:-}" "$per" "$c"
+			[ "$per" = 1 ] || msg_rate "msg_${per}_${c}_smtpd" "${P[ts_smtpd]:-}" "$per" "$c"
 			msg_rate "msg_${per}_${c}_exim" "${P[ts_exim]:-}" "$per" "$c"
 			msg_rate "msg_${per}_${c}_sink" "${P[sink]:-}" "$per" "$c"
 		done
@@ -433,16 +441,16 @@ for per in 1 100; do
 	for c in 1 2; do
 		for p in smtpd durable exim sink; do M[msg_${per}_${c}_$p]=$(median ${V[msg_${per}_${c}_$p]:-}); done
 		if [ "$per" = 1 ]; then
+			M[msg_1_${c}_ratio]=$(median ${V[msg_1_${c}_ratio]:-})
 			row "1 per connection, $c client(s)" "$(fmt "${M[msg_1_${c}_smtpd]}")" "$(fmt "${M[msg_1_${c}_durable]}")" \
-				"$(ratio "${M[msg_1_${c}_smtpd]}" "${M[msg_1_${c}_durable]}")" "$(fmt "${M[msg_1_${c}_exim]}")" "$(fmt "${M[msg_1_${c}_sink]}")"
+				"${M[msg_1_${c}_ratio]}" "$(fmt "${M[msg_1_${c}_exim]}")" "$(fmt "${M[msg_1_${c}_sink]}")"
 		else
 			row "100 per connection (pipelined), $c client(s)" "$(fmt "${M[msg_100_${c}_smtpd]}")" "" "" \
 				"$(fmt "${M[msg_100_${c}_exim]}")" "$(fmt "${M[msg_100_${c}_sink]}")"
 		fi
 	done
 done
-M[msg_ratio]=$(ratio "${M[msg_1_1_smtpd]}" "${M[msg_1_1_durable]}" 3)
-target "messages/s, 1 KiB, 1 per connection / durable floor's" "${M[msg_ratio]}" ">= 0.90" "$(cmp_ge "${M[msg_ratio]}" 0.90)"
+target "messages/s, 1 KiB, 1 per connection / durable floor's" "${M[msg_1_1_ratio]}" ">= 0.90" "$(cmp_ge "${M[msg_1_1_ratio]}" 0.90)"
 out ""
 
 # instructions per message on a pipe: sessions of N and N+K messages
@@ -487,7 +495,8 @@ for ((r = 1; r <= REPS; r++)); do
 	# the reference: cat into a file on the spool's disk, then fsync
 	t=$EPOCHREALTIME
 	cat "$WORK/in/big.body" >"$SP_FLOOR/tmp/cat.out" && sync "$SP_FLOOR/tmp/cat.out"
-	V[big_cat]+=" $(awk -v a="$t" -v b="$EPOCHREALTIME" -v n="$BIG" 'BEGIN {printf "%.1f", n / 1048576 / (b - a)}')"
+	LAST[big_cat]=$(awk -v a="$t" -v b="$EPOCHREALTIME" -v n="$BIG" 'BEGIN {printf "%.1f", n / 1048576 / (b - a)}')
+	V[big_cat]+=" ${LAST[big_cat]}"
 	rm -f "$SP_FLOOR/tmp/cat.out"
 	for p in smtpd stream exim sink; do
 		mode=big
@@ -495,18 +504,23 @@ for ((r = 1; r <= REPS; r++)); do
 		stream) port=${P[ts_stream]:-} mode=stream ;; esac
 		[ -n "$port" ] || continue
 		l=$("$CLIENT" "$mode" "$HOST" "$port" "$BIG" 2>>"$WORK/log/client.log")
-		[ "$(kv failed "$l")" = 0 ] && V[big_$p]+=" $(kv mib_per_s "$l")" || FAILS+=" big_$p"
+		LAST[big_$p]=
+		[ "$(kv failed "$l")" = 0 ] && LAST[big_$p]=$(kv mib_per_s "$l") || FAILS+=" big_$p"
+		V[big_$p]+=" ${LAST[big_$p]}"
 		case $p in smtpd) spool_clear "$SP_SMTPD" ;; exim) exim_clear ;; stream) spool_clear "$SP_FLOOR" ;; esac
 	done
+	pair big_ratio big_smtpd big_cat
+	pair big_sratio big_smtpd big_stream
 done
 for p in cat smtpd stream exim sink; do M[big_$p]=$(median ${V[big_$p]:-}); done
 row "MiB/s" "smtpd" "cat+fsync" "smtpd/cat" "socket floor" "smtpd/socket"
 rule 5
+M[big_ratio]=$(median ${V[big_ratio]:-})
+M[big_sratio]=$(median ${V[big_sratio]:-})
 row "one ${BIG_MIB} MiB message (tcpserver)" "$(fmt "${M[big_smtpd]}")" "$(fmt "${M[big_cat]}")" \
-	"$(ratio "${M[big_smtpd]}" "${M[big_cat]}")" "$(fmt "${M[big_stream]}")" "$(ratio "${M[big_smtpd]}" "${M[big_stream]}")"
+	"${M[big_ratio]}" "$(fmt "${M[big_stream]}")" "${M[big_sratio]}"
 row "peers: exim -bs | smtp-sink" "" "" "" "$(fmt "${M[big_exim]}")" "$(fmt "${M[big_sink]}")"
 note "socket floor: bench/floor_stream.c under tcpserver, the same bytes read from the socket into a file, fsync, rename, fsync new/"
-M[big_ratio]=$(ratio "${M[big_smtpd]}" "${M[big_cat]}" 3)
 target "${BIG_MIB} MiB message throughput / cat+fsync" "${M[big_ratio]}" ">= 0.80" "$(cmp_ge "${M[big_ratio]}" 0.80)"
 out ""
 fi
