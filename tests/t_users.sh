@@ -1,0 +1,467 @@
+#!/bin/bash
+# t_users: the users table of issue 3 through the real binary.
+#   --users with a text table and with its cdb: the same RCPT, VRFY and
+#   EXPN replies and the same spooled file; --check-users on a clean and a
+#   broken table (every error with its line, exit status); --compile-users
+#   (atomic: a reader of the old cdb keeps it, no temporary file is left,
+#   a broken table leaves the old cdb alone); a broken, damaged or missing
+#   table: 421, the reason logged with file and line, exit 1, nothing
+#   spooled; an edited table takes effect at the next connection; the
+#   options that need --users; `make users.cdb` in a copy of the tree.
+# Uses $SMTPD (default ./smtpd) and $SRCDIR (default .).
+set -u
+SMTPD=${SMTPD:-./smtpd}
+SRCDIR=${SRCDIR:-.}
+case $SMTPD in /*) ;; *) SMTPD=$(pwd)/$SMTPD ;; esac
+case $SRCDIR in /*) ;; *) SRCDIR=$(pwd)/$SRCDIR ;; esac
+if [ ! -x "$SMTPD" ]; then
+	echo "SKIP: no smtpd binary at $SMTPD"
+	exit 77
+fi
+unset REMOTE_ADDR TCPREMOTEIP REMOTE_HOST STATE_DIRECTORY LISTEN_FDS LISTEN_PID JOURNAL_STREAM
+T=$(mktemp -d /tmp/smtpd-t_users.XXXXXX) || exit 1
+trap 'rm -rf "$T"' EXIT
+failures=0
+checks=0
+
+fail() {
+	echo "FAIL: $*"
+	failures=$((failures + 1))
+}
+
+# same NAME WANT-FILE GOT-FILE: the files are equal, else the difference.
+same() {
+	checks=$((checks + 1))
+	cmp -s "$2" "$3" || {
+		fail "$1 differs"
+		diff -u "$2" "$3" | cat -A | head -40
+	}
+}
+
+# status NAME WANT GOT
+status() {
+	checks=$((checks + 1))
+	[ "$2" = "$3" ] || fail "$1: exit status $3, not $2"
+}
+
+# The conversation: smtpd on $T/NAME.in (CRLF lines given as arguments),
+# replies in $T/NAME.out with queue ids as ID, log in $T/NAME.err with the
+# pid as PID, status in $rc.  Options after the name; spool $T/spool.
+converse() {
+	local name=$1
+	shift
+	"$SMTPD" --spool "$T/spool" --hostname mx.test --domain example.org \
+		--domain catchall.example "$@" <"$T/$name.in" >"$T/$name.raw" 2>"$T/$name.err.raw"
+	rc=$?
+	sed 's/queued as [0-9]*\.M[0-9]*P[0-9]*Q[0-9]*/queued as ID/' "$T/$name.raw" >"$T/$name.out"
+	sed 's/^smtpd\[[0-9]*\]: /smtpd[PID]: /' "$T/$name.err.raw" >"$T/$name.err"
+}
+
+# lines FILE LINE...: FILE holds the lines, each ended by CRLF.
+crlf() {
+	local f=$1
+	shift
+	: >"$f"
+	for l in "$@"; do printf '%s\r\n' "$l" >>"$f"; done
+}
+
+# The spooled messages, oldest first, queue ids and dates made constant;
+# then the spool is emptied.
+spooled() {
+	local f
+	for f in $(ls -tr "$T/spool/new"); do
+		sed -e 's/ id [0-9]*\.M[0-9]*P[0-9]*Q[0-9]*/ id ID/' \
+		    -e 's/; [A-Z][a-z][a-z], [0-9][0-9]* [A-Z][a-z][a-z] [0-9]* [0-9:]* [-+][0-9]*$/; DATE/' \
+		    "$T/spool/new/$f"
+		echo "--"
+	done
+	rm -f "$T/spool/new/"* "$T/spool/cur/"*
+	[ -z "$(ls -A "$T/spool/tmp")" ] || fail "files left in tmp/: $(ls "$T/spool/tmp")"
+}
+
+mkdir -p "$T/tab"
+cat >"$T/tab/users" <<'EOF'
+# t_users.sh
+alice@example.org      accept   Alice Smith
+fred@example.org       accept   Fred Smith
+Bob@Example.org        forward  bob@elsewhere.example
+carol@example.org      moved    carol@newplace.example
+team@example.org       group    alice@example.org fred@example.org
+staff@example.org      group    team@example.org bob@example.org partner@other.example
+@catchall.example      accept
+EOF
+
+# ---- the text table and its cdb: the same conversation ----
+
+"$SMTPD" --compile-users "$T/tab/users" >"$T/compile.out" 2>"$T/compile.err"
+status "--compile-users" 0 $?
+printf 'smtpd: wrote %s\n' "$T/tab/users.cdb" >"$T/compile.want"
+same "--compile-users stdout" "$T/compile.want" "$T/compile.out"
+: >"$T/empty"
+same "--compile-users stderr" "$T/empty" "$T/compile.err"
+[ "$(ls -A "$T/tab" | tr '\n' ' ')" = "users users.cdb " ] ||
+	fail "--compile-users left: $(ls -A "$T/tab" | tr '\n' ' ')"
+
+crlf "$T/main.in" \
+	"EHLO client.example" \
+	"VRFY alice@example.org" \
+	"VRFY bob" \
+	"VRFY carol" \
+	"VRFY smith" \
+	"VRFY zed" \
+	"VRFY x@catchall.example" \
+	"EXPN staff" \
+	"EXPN alice" \
+	"MAIL FROM:<s@sender.example>" \
+	"RCPT TO:<staff@example.org>" \
+	"RCPT TO:<alice+news@example.org>" \
+	"RCPT TO:<Bob@example.org>" \
+	"RCPT TO:<carol@example.org>" \
+	"RCPT TO:<zed@example.org>" \
+	"RCPT TO:<postmaster@example.org>" \
+	"RCPT TO:<Someone@catchall.example>" \
+	"RCPT TO:<team@example.org>" \
+	"DATA" \
+	"Subject: users" \
+	"" \
+	"to the staff" \
+	"." \
+	"QUIT"
+crlf "$T/main.want" \
+	"220 mx.test ESMTP smtpd" \
+	"250-mx.test" \
+	"250-SIZE 10485760" \
+	"250-8BITMIME" \
+	"250-PIPELINING" \
+	"250-ENHANCEDSTATUSCODES" \
+	"250-SOML" \
+	"250-SAML" \
+	"250-VRFY" \
+	"250-EXPN" \
+	"250 HELP" \
+	"250 2.1.5 Alice Smith <alice@example.org>" \
+	"251 2.1.5 User not local; will forward to <bob@elsewhere.example>" \
+	"551 5.1.6 User not local; please try <carol@newplace.example>" \
+	"553-5.1.4 User ambiguous; possibilities are" \
+	"553-5.1.4 Alice Smith <alice@example.org>" \
+	"553 5.1.4 Fred Smith <fred@example.org>" \
+	"550 5.1.1 String does not match anything" \
+	"252 2.0.0 Cannot VRFY user, but will accept message and attempt delivery" \
+	"250-2.1.5 Alice Smith <alice@example.org>" \
+	"250-2.1.5 Fred Smith <fred@example.org>" \
+	"250-2.1.5 <bob@elsewhere.example>" \
+	"250 2.1.5 <partner@other.example>" \
+	"550 5.1.1 Not a mailing list: <alice@example.org>" \
+	"250 2.1.0 OK" \
+	"250 2.1.5 OK" \
+	"250 2.1.5 OK" \
+	"251 2.1.5 User not local; will forward to <bob@elsewhere.example>" \
+	"551 5.1.6 User not local; please try <carol@newplace.example>" \
+	"550 5.1.1 No such user here" \
+	"250 2.1.5 OK" \
+	"250 2.1.5 OK" \
+	"250 2.1.5 OK" \
+	"354 Start mail input; end with <CRLF>.<CRLF>" \
+	"250 2.0.0 OK: queued as ID" \
+	"221 2.0.0 mx.test Service closing transmission channel"
+cat >"$T/main.file" <<'EOF'
+Return-Path: <s@sender.example>
+X-Original-To: <alice@example.org>
+X-Original-To: <fred@example.org>
+X-Original-To: <bob@elsewhere.example>
+X-Original-To: <partner@other.example>
+X-Original-To: <alice+news@example.org>
+X-Original-To: <postmaster@example.org>
+X-Original-To: <Someone@catchall.example>
+Received: from client.example (local) by mx.test with ESMTP id ID; DATE
+Subject: users
+
+to the staff
+--
+EOF
+for form in users users.cdb; do
+	converse main "--users=$T/tab/$form" --vrfy --expn --recipient-delimiter +
+	status "conversation with $form" 0 $rc
+	same "replies with $form" "$T/main.want" "$T/main.out"
+	spooled >"$T/main.got"
+	same "spooled file with $form" "$T/main.file" "$T/main.got"
+done
+
+# Without --vrfy and --expn the table answers only RCPT: VRFY 252,
+# EXPN 502, neither in EHLO.
+crlf "$T/off.in" "EHLO c" "VRFY alice@example.org" "VRFY zed" "EXPN staff" "QUIT"
+crlf "$T/off.want" \
+	"220 mx.test ESMTP smtpd" \
+	"250-mx.test" \
+	"250-SIZE 10485760" \
+	"250-8BITMIME" \
+	"250-PIPELINING" \
+	"250-ENHANCEDSTATUSCODES" \
+	"250-SOML" \
+	"250-SAML" \
+	"250 HELP" \
+	"252 2.0.0 Cannot VRFY user, but will accept message and attempt delivery" \
+	"252 2.0.0 Cannot VRFY user, but will accept message and attempt delivery" \
+	"502 5.5.1 Command not implemented" \
+	"221 2.0.0 mx.test Service closing transmission channel"
+for form in users users.cdb; do
+	converse off --users "$T/tab/$form"
+	status "VRFY and EXPN off, $form" 0 $rc
+	same "VRFY and EXPN off, $form" "$T/off.want" "$T/off.out"
+done
+
+# After HELO: the same answers without enhanced codes.
+crlf "$T/helo.in" "HELO c" "VRFY fred" "EXPN team" "MAIL FROM:<>" \
+	"RCPT TO:<carol@example.org>" "RCPT TO:<nobody@example.org>" \
+	"RCPT TO:<bob@example.org>" "QUIT"
+crlf "$T/helo.want" \
+	"220 mx.test ESMTP smtpd" \
+	"250 mx.test" \
+	"250 Fred Smith <fred@example.org>" \
+	"250-Alice Smith <alice@example.org>" \
+	"250 Fred Smith <fred@example.org>" \
+	"250 OK" \
+	"551 User not local; please try <carol@newplace.example>" \
+	"550 No such user here" \
+	"251 User not local; will forward to <bob@elsewhere.example>" \
+	"221 mx.test Service closing transmission channel"
+for form in users users.cdb; do
+	converse helo --users "$T/tab/$form" --vrfy --expn
+	status "after HELO, $form" 0 $rc
+	same "after HELO, $form" "$T/helo.want" "$T/helo.out"
+done
+
+# --max-recipients counts spooled recipients: staff@ is four.
+crlf "$T/max.in" "EHLO c" "MAIL FROM:<>" "RCPT TO:<team@example.org>" \
+	"RCPT TO:<staff@example.org>" "RCPT TO:<x@catchall.example>" \
+	"RCPT TO:<y@catchall.example>" "DATA" "m" "." "QUIT"
+crlf "$T/max.want" \
+	"220 mx.test ESMTP smtpd" \
+	"250-mx.test" \
+	"250-SIZE 10485760" \
+	"250-8BITMIME" \
+	"250-PIPELINING" \
+	"250-ENHANCEDSTATUSCODES" \
+	"250-SOML" \
+	"250-SAML" \
+	"250 HELP" \
+	"250 2.1.0 OK" \
+	"250 2.1.5 OK" \
+	"452 4.5.3 Too many recipients" \
+	"250 2.1.5 OK" \
+	"452 4.5.3 Too many recipients" \
+	"354 Start mail input; end with <CRLF>.<CRLF>" \
+	"250 2.0.0 OK: queued as ID" \
+	"221 2.0.0 mx.test Service closing transmission channel"
+cat >"$T/max.file" <<'EOF'
+Return-Path: <>
+X-Original-To: <alice@example.org>
+X-Original-To: <fred@example.org>
+X-Original-To: <x@catchall.example>
+Received: from c (local) by mx.test with ESMTP id ID; DATE
+m
+--
+EOF
+for form in users users.cdb; do
+	converse max --users "$T/tab/$form" --max-recipients 3
+	status "--max-recipients, $form" 0 $rc
+	same "--max-recipients, $form" "$T/max.want" "$T/max.out"
+	spooled >"$T/max.got"
+	same "--max-recipients file, $form" "$T/max.file" "$T/max.got"
+done
+
+# ---- --check-users ----
+
+for form in users users.cdb; do
+	"$SMTPD" --check-users "$T/tab/$form" >"$T/check.out" 2>"$T/check.err"
+	status "--check-users on a clean $form" 0 $?
+	printf 'smtpd: %s: no errors\n' "$T/tab/$form" >"$T/check.want"
+	same "--check-users on a clean $form, stdout" "$T/check.want" "$T/check.out"
+	same "--check-users on a clean $form, stderr" "$T/empty" "$T/check.err"
+done
+
+mkdir -p "$T/bad"
+cat >"$T/bad/users" <<'EOF'
+# every kind of mistake, each on its line
+ok@example.org       accept   Fine Person
+typo@example.org     acept    Typo Person
+a@@example.org       accept
+ok@example.org       accept   Again
+lone@example.org     forward
+@catchall.example    accept   Named Catchall
+self@example.org     moved    self@example.org
+ring@example.org     group    loop@example.org
+loop@example.org     group    ring@example.org
+still@example.org    accept   Still Fine
+EOF
+B=$T/bad/users
+cat >"$T/bad.want" <<EOF
+$B:3: unknown kind "acept" (accept, forward, moved or group)
+$B:4: bad address "a@@example.org"
+$B:5: duplicate of line 2 ("ok@example.org")
+$B:6: forward without an address
+$B:7: a catch-all (@domain) takes "accept" and nothing else
+$B:8: moved to the address itself
+$B:10: group loop: ring@example.org -> loop@example.org -> ring@example.org
+smtpd: $B: 7 errors
+EOF
+"$SMTPD" --check-users "$B" >"$T/bad.out" 2>"$T/bad.err"
+status "--check-users on a broken table" 1 $?
+same "--check-users on a broken table, stderr" "$T/bad.want" "$T/bad.err"
+same "--check-users on a broken table, stdout" "$T/empty" "$T/bad.out"
+
+"$SMTPD" --check-users "$T/bad/none" >"$T/none.out" 2>"$T/none.err"
+status "--check-users on a missing file" 1 $?
+printf '%s: No such file or directory\nsmtpd: %s: 1 error\n' "$T/bad/none" "$T/bad/none" >"$T/none.want"
+same "--check-users on a missing file, stderr" "$T/none.want" "$T/none.err"
+
+# ---- a table that cannot be used: 421, logged, exit 1 ----
+
+crlf "$T/refused.in" "EHLO c" "MAIL FROM:<>" "RCPT TO:<ok@example.org>" "QUIT"
+crlf "$T/refused.want" "421 mx.test Users table unavailable, closing transmission channel"
+head -c 300 "$T/tab/users.cdb" >"$T/bad/cut.cdb"
+for t in "users:$B:3: unknown kind \"acept\" (accept, forward, moved or group)" \
+	 "none:$T/bad/none: No such file or directory" \
+	 "cut.cdb:$T/bad/cut.cdb:1: *" \
+	 "dir:$T/bad: not a regular file"; do
+	name=${t%%:*} why=${t#*:}
+	path=$T/bad/$name
+	[ "$name" = dir ] && path=$T/bad
+	converse refused --users "$path"
+	status "--users $name" 1 $rc
+	same "--users $name: reply" "$T/refused.want" "$T/refused.out"
+	grep '^smtpd\[PID\]: users table: ' "$T/refused.err" >"$T/refused.logged" ||
+		fail "--users $name: no log line"
+	case $why in
+	*'*')	# a cut cdb is no cdb: read as text, whose first line is junk
+		[ "$(wc -l <"$T/refused.logged")" = 1 ] &&
+		grep -qF "smtpd[PID]: users table: ${why%\*}" "$T/refused.logged" ||
+			fail "--users $name: log line $(cat "$T/refused.logged")" ;;
+	*)	printf 'smtpd[PID]: users table: %s\n' "$why" >"$T/refused.log"
+		same "--users $name: log line" "$T/refused.log" "$T/refused.logged" ;;
+	esac
+	[ -z "$(find "$T/spool/new" "$T/spool/tmp" -type f)" ] || fail "--users $name: something spooled"
+done
+
+# ---- --compile-users: atomic, and what it refuses ----
+
+cp "$T/tab/users.cdb" "$T/old.cdb"
+old_inode=$(stat -c %i "$T/tab/users.cdb")
+exec 3<"$T/tab/users.cdb"	# a connection that has the old table open
+echo "zed@example.org accept Zed Newcomer" >>"$T/tab/users"
+"$SMTPD" --compile-users "$T/tab/users" >"$T/compile.out" 2>"$T/compile.err"
+status "--compile-users again" 0 $?
+same "--compile-users again, stdout" "$T/compile.want" "$T/compile.out"
+cmp -s /dev/fd/3 "$T/old.cdb" || fail "--compile-users changed the old cdb in place"
+exec 3<&-
+[ "$(stat -c %i "$T/tab/users.cdb")" != "$old_inode" ] || fail "--compile-users wrote over the old cdb"
+cmp -s "$T/tab/users.cdb" "$T/old.cdb" && fail "--compile-users: the new cdb is the old one"
+[ "$(ls -A "$T/tab" | tr '\n' ' ')" = "users users.cdb " ] ||
+	fail "--compile-users left: $(ls -A "$T/tab" | tr '\n' ' ')"
+
+# A table that is readable by its group only: its cdb no more.
+chmod 640 "$T/tab/users"
+"$SMTPD" --compile-users "$T/tab/users" >/dev/null 2>&1
+status "--compile-users of a mode 640 table" 0 $?
+[ "$(stat -c %a "$T/tab/users.cdb")" = 640 ] ||
+	fail "--compile-users: cdb mode $(stat -c %a "$T/tab/users.cdb"), table 640"
+
+# A broken table: refused, with the first error; the old cdb stays.
+cp "$T/tab/users.cdb" "$T/old.cdb"
+cp "$T/tab/users" "$T/good.users"
+echo "broken@example.org frob" >>"$T/tab/users"
+"$SMTPD" --compile-users "$T/tab/users" >"$T/cbad.out" 2>"$T/cbad.err"
+status "--compile-users of a broken table" 1 $?
+n=$(wc -l <"$T/tab/users")
+printf 'smtpd: %s:%d: unknown kind "frob" (accept, forward, moved or group)\n' "$T/tab/users" "$n" >"$T/cbad.want"
+same "--compile-users of a broken table, stderr" "$T/cbad.want" "$T/cbad.err"
+same "--compile-users of a broken table, stdout" "$T/empty" "$T/cbad.out"
+same "--compile-users of a broken table: the old cdb" "$T/old.cdb" "$T/tab/users.cdb"
+[ "$(ls -A "$T/tab" | tr '\n' ' ')" = "users users.cdb " ] ||
+	fail "--compile-users of a broken table left: $(ls -A "$T/tab" | tr '\n' ' ')"
+cp "$T/good.users" "$T/tab/users"
+
+"$SMTPD" --compile-users "$T/tab/users.cdb" >"$T/ccdb.out" 2>"$T/ccdb.err"
+status "--compile-users of a cdb" 1 $?
+printf 'smtpd: %s: already a compiled table\n' "$T/tab/users.cdb" >"$T/ccdb.want"
+same "--compile-users of a cdb, stderr" "$T/ccdb.want" "$T/ccdb.err"
+[ -e "$T/tab/users.cdb.cdb" ] && fail "--compile-users of a cdb wrote users.cdb.cdb"
+
+# ---- an edited table takes effect at the next connection ----
+
+crlf "$T/edit.in" "EHLO c" "MAIL FROM:<>" "RCPT TO:<newbie@example.org>" "QUIT"
+for step in before after; do
+	for form in users users.cdb; do
+		converse edit --users "$T/tab/$form"
+		status "edited table ($step, $form)" 0 $rc
+		if [ $step = before ]; then
+			grep -qx $'550 5.1.1 No such user here\r' "$T/edit.out" ||
+				fail "newbie@ known before the edit ($form)"
+		else
+			grep -qx $'250 2.1.5 OK\r' "$T/edit.out" ||
+				fail "newbie@ unknown after the edit ($form): $(tr -d '\r' <"$T/edit.out" | tail -2 | head -1)"
+		fi
+	done
+	if [ $step = before ]; then
+		echo "newbie@example.org accept" >>"$T/tab/users"
+		"$SMTPD" --compile-users "$T/tab/users" >/dev/null ||
+			fail "--compile-users after the edit"
+	fi
+done
+
+# ---- options that need --users ----
+
+for o in --vrfy --expn "--recipient-delimiter=+"; do
+	"$SMTPD" --spool "$T/never" "$o" </dev/null >"$T/opt.out" 2>"$T/opt.err"
+	status "$o without --users" 2 $?
+	printf 'smtpd: %s needs --users (see smtpd --help)\n' "${o%%=*}" >"$T/opt.want"
+	same "$o without --users, stderr" "$T/opt.want" "$T/opt.err"
+	same "$o without --users, stdout" "$T/empty" "$T/opt.out"
+	[ -e "$T/never" ] && fail "$o without --users created the spool"
+done
+"$SMTPD" --users "$T/tab/users" --recipient-delimiter x </dev/null >"$T/opt.out" 2>"$T/opt.err"
+status "--recipient-delimiter x" 2 $?
+[ "$(wc -l <"$T/opt.err")" = 1 ] && grep -q -- '--recipient-delimiter' "$T/opt.err" ||
+	fail "--recipient-delimiter x: $(cat "$T/opt.err")"
+
+# ---- make users.cdb, in a copy of the tree ----
+
+if [ -f "$SRCDIR/Makefile" ] && [ -f "$SRCDIR/users.c" ] && command -v make >/dev/null; then
+	C=$T/tree
+	mkdir "$C"
+	# Sources and, when built, objects and binary with their times, so
+	# that make finds smtpd up to date and only compiles the table.
+	cp -p "$SRCDIR"/Makefile "$SRCDIR"/*.c "$SRCDIR"/*.h "$C"/
+	for f in "$SRCDIR"/*.o "$SRCDIR"/smtpd; do
+		[ -e "$f" ] && cp -p "$f" "$C"/
+	done
+	cp "$T/good.users" "$C/users"
+	M="make -s --no-print-directory -C $C"
+	$M users.cdb >"$T/make.out" 2>&1
+	status "make users.cdb" 0 $?
+	[ -f "$C/users.cdb" ] || fail "make users.cdb made no users.cdb"
+	"$C/smtpd" --check-users "$C/users.cdb" >/dev/null 2>&1 ||
+		fail "make users.cdb: the cdb does not check clean"
+	printf 'smtpd: wrote users.cdb\n' >"$T/make.want"
+	same "make users.cdb: output" "$T/make.want" "$T/make.out"
+	$M -q users.cdb || fail "make users.cdb: not up to date after it ran"
+	# The table edited after its cdb was made (dated back, not the
+	# table forward: make warns of clock skew at a future date).
+	touch -d '1 minute ago' "$C/users.cdb"
+	$M -q users.cdb && fail "make users.cdb: up to date after the table changed"
+	$M users.cdb >>"$T/make.out" 2>&1 || fail "make users.cdb again"
+	$M -q users.cdb || fail "make users.cdb: not up to date the second time"
+	# USERS= names a table elsewhere.
+	mkdir "$T/etc"
+	cp "$T/good.users" "$T/etc/table"
+	$M USERS="$T/etc/table" "$T/etc/table.cdb" >>"$T/make.out" 2>&1
+	status "make USERS=... FILE.cdb" 0 $?
+	[ "$(ls -A "$T/etc" | tr '\n' ' ')" = "table table.cdb " ] ||
+		fail "make USERS=...: $(ls -A "$T/etc" | tr '\n' ' ')"
+	[ $failures = 0 ] || cat "$T/make.out"
+else
+	echo "skipped: make users.cdb (no source tree at $SRCDIR)"
+fi
+
+echo "t_users: $checks checks, $failures failures"
+[ $failures = 0 ]
