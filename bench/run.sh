@@ -114,12 +114,13 @@ fmt() { awk -v v="$1" 'BEGIN {
 kv() { printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p" | head -n1; }
 
 row() { # label then cells, as a table row
-	local line="| $(printf '%-50s' "$1") |"
+	local line
+	line="| $(printf '%-50s' "$1") |"
 	shift
 	for c in "$@"; do line+=" $(printf '%13s' "$c") |"; done
 	out "$line"
 }
-rule() { local line="|$(printf '%52s' '' | tr ' ' -)|"; for ((i = 0; i < $1; i++)); do line+="---------------|"; done; out "$line"; }
+rule() { local line; line="|$(printf '%52s' '' | tr ' ' -)|"; for ((i = 0; i < $1; i++)); do line+="---------------|"; done; out "$line"; }
 
 # Targets: name, measured, required, met/missed (filled as figures come in)
 TARGETS=()
@@ -167,7 +168,7 @@ SMTPD_ARGS=(--spool "$SP_SMTPD" --hostname bench.example --domain example.org --
 
 # ---- peers: Exim (exim -bs, throw-away config) and smtp-sink -------------
 
-EXIM= EXIM_WHY= SINK= SINK_WHY=
+EXIM='' EXIM_WHY='' SINK='' SINK_WHY=''
 setup_exim() {
 	local bin uid
 	bin=$(command -v exim4 || command -v exim || true)
@@ -233,10 +234,11 @@ EOF
 }
 exim_clear() { rm -rf "${EXIM_SPOOL:?}"/input/* "$EXIM_SPOOL"/msglog/* 2>/dev/null; }
 exim_count() { find "$EXIM_SPOOL/input" -name '*-D' 2>/dev/null | wc -l; }
-EXIM_CMD() { echo "$EXIM" -C "$WORK/exim.conf" -bs; }
 
+EXIMCMD=()
 if [ "$PEERS" = 1 ]; then
 	setup_exim
+	[ -z "$EXIM" ] || EXIMCMD=("$EXIM" -C "$WORK/exim.conf" -bs)
 	SINK=$(command -v smtp-sink || { [ -x /usr/sbin/smtp-sink ] && echo /usr/sbin/smtp-sink; } || true)
 	[ -n "$SINK" ] || SINK_WHY="no smtp-sink (install postfix)"
 else
@@ -314,18 +316,18 @@ if have tcpserver; then
 	start_tcpserver "$SMTPD" "${SMTPD_ARGS[@]}"; P[ts_smtpd]=$SUPPORT
 	start_tcpserver "$DURABLE" "$SP_FLOOR"; P[ts_durable]=$SUPPORT
 	start_tcpserver "$STREAM" "$SP_FLOOR"; P[ts_stream]=$SUPPORT
-	[ -n "$EXIM" ] && { start_tcpserver $(EXIM_CMD); P[ts_exim]=$SUPPORT; }
+	[ -n "$EXIM" ] && { start_tcpserver "${EXIMCMD[@]}"; P[ts_exim]=$SUPPORT; }
 fi
 if have systemd-socket-activate; then
 	start_ssa "$FLOOR"; P[ssa_floor]=$SUPPORT
 	start_ssa "$SMTPD" "${SMTPD_ARGS[@]}"; P[ssa_smtpd]=$SUPPORT
-	[ -n "$EXIM" ] && { start_ssa $(EXIM_CMD); P[ssa_exim]=$SUPPORT; }
+	[ -n "$EXIM" ] && { start_ssa "${EXIMCMD[@]}"; P[ssa_exim]=$SUPPORT; }
 fi
 [ -n "$SINK" ] && { start_sink; P[sink]=$SUPPORT; }
 fi
 spool_clear "$SP_SMTPD"; spool_clear "$SP_FLOOR"; [ -n "$EXIM" ] && exim_clear
 
-FAILS= MISMATCH= N0=1
+FAILS='' MISMATCH='' N0=1
 rate() { # key port client-args...: appends the rate to V[key]
 	local key=$1 port=$2 l
 	shift 2
@@ -348,7 +350,7 @@ for ((r = 1; r <= REPS; r++)); do
 	V[cg_floor]+=" $(cg floor "$WORK/in/quit" no "$FLOOR")"
 	[ -n "$FLOOR_SD" ] && V[cg_floor_sd]+=" $(cg floor_sd "$WORK/in/quit" no "$FLOOR_SD")"
 	V[cg_smtpd]+=" $(cg smtpd_conn "$WORK/in/quit" no "$SMTPD" "${SMTPD_ARGS[@]}")"
-	[ -n "$EXIM" ] && V[cg_exim]+=" $(cg exim_conn "$WORK/in/quit" exim $(EXIM_CMD))"
+	[ -n "$EXIM" ] && V[cg_exim]+=" $(cg exim_conn "$WORK/in/quit" exim "${EXIMCMD[@]}")"
 done
 grep -q '^221 ' "$WORK/cg/smtpd_conn.stdout" 2>/dev/null || note "smtpd under callgrind did not answer QUIT with 221"
 for ((r = 1; r <= REPS; r++)); do
@@ -357,7 +359,7 @@ for ((r = 1; r <= REPS; r++)); do
 		floor) cmd=("$FLOOR") ;;
 		floor_sd) [ -n "$FLOOR_SD" ] || continue; cmd=("$FLOOR_SD") ;;
 		smtpd) cmd=("$SMTPD" "${SMTPD_ARGS[@]}") ;;
-		exim) [ -n "$EXIM" ] || continue; cmd=($(EXIM_CMD)) ;;
+		exim) [ -n "$EXIM" ] || continue; cmd=("${EXIMCMD[@]}") ;;
 		esac
 		l=$("$SPAWN" -n "$NSPAWN" -i "$WORK/in/quit" -e "$WORK/log/spawn-$p.log" -- "${cmd[@]}")
 		V[wall_$p]+=" $(kv median_us "$l")"
@@ -462,8 +464,8 @@ for size in 1024 10240; do
 		b=$(cg "smtpd_n$((N0 + K)).$size" "$WORK/in/s$((N0 + K)).$size" no "$SMTPD" "${SMTPD_ARGS[@]}")
 		V[pm_smtpd_$size]+=" $(awk -v a="$a" -v b="$b" -v k="$K" 'BEGIN {if (a ~ /^[0-9]+$/ && b ~ /^[0-9]+$/) printf "%.0f", (b - a) / k}')"
 		if [ -n "$EXIM" ]; then
-			a=$(cg "exim_n$N0.$size" "$WORK/in/s$N0.$size" exim $(EXIM_CMD))
-			b=$(cg "exim_n$((N0 + K)).$size" "$WORK/in/s$((N0 + K)).$size" exim $(EXIM_CMD))
+			a=$(cg "exim_n$N0.$size" "$WORK/in/s$N0.$size" exim "${EXIMCMD[@]}")
+			b=$(cg "exim_n$((N0 + K)).$size" "$WORK/in/s$((N0 + K)).$size" exim "${EXIMCMD[@]}")
 			V[pm_exim_$size]+=" $(awk -v a="$a" -v b="$b" -v k="$K" 'BEGIN {if (a ~ /^[0-9]+$/ && b ~ /^[0-9]+$/) printf "%.0f", (b - a) / k}')"
 			exim_clear
 		fi
@@ -541,7 +543,7 @@ for ((r = 1; r <= REPS; r++)); do
 		[ "$c" = quit ] || grep -q '^250 2.0.0' "$WORK/log/rss-$c.out" || FAILS+=" rss_smtpd_$c"
 		spool_clear "$SP_SMTPD"
 		if [ -n "$EXIM" ]; then
-			l=$("$SPAWN" -n 1 -i "$in" -e "$WORK/log/rss-exim.err" -- $(EXIM_CMD))
+			l=$("$SPAWN" -n 1 -i "$in" -e "$WORK/log/rss-exim.err" -- "${EXIMCMD[@]}")
 			V[rss_exim_$c]+=" $(kv maxrss_kib "$l")"
 			exim_clear
 		fi
@@ -589,7 +591,7 @@ if have strace; then
 	syscount smtpd "$SMTPD" "${SMTPD_ARGS[@]}"
 	[ "$(grep -c '^250 2.0.0' "$WORK/log/strace.smtpd.out")" = "$NF" ] || note "smtpd under strace did not queue all $NF messages"
 	spool_clear "$SP_SMTPD"
-	[ -n "$EXIM" ] && { syscount exim $(EXIM_CMD); exim_clear; }
+	[ -n "$EXIM" ] && { syscount exim "${EXIMCMD[@]}"; exim_clear; }
 fi
 per() { awk -v a="${C[$1]:-}" -v n="$NF" 'BEGIN {if (a == "") print "-"; else printf "%.2f", a / n}'; }
 row "calls per message" "smtpd" "minimum" "exim -bs" "" ""
