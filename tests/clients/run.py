@@ -24,7 +24,7 @@ import postfix_cases  # noqa: E402
 import pyclients  # noqa: E402
 import readback  # noqa: E402
 from harness import GREETING, Cases, Supervisor, greeting_and_quit  # noqa: E402
-from mta import Postfix  # noqa: E402
+from mta import Postfix, machine_state  # noqa: E402
 from spool import Spool  # noqa: E402
 
 
@@ -136,7 +136,11 @@ def postfix_cases_run(cases, ctx, starter):
     def stop(r):
         ctx.pf.stop()
         r.equal(ctx.pf.master_pid(), None, "Postfix master still running")
-    cases.run("postfix -c DIR stop", stop)
+        after = machine_state()
+        r.equal(sorted(k for k in set(after) | set(ctx.machine_mail)
+                       if after.get(k) != ctx.machine_mail.get(k)), [],
+                "files of the machine's own mail setup that changed")
+    cases.run("postfix -c DIR stop; /etc/postfix untouched", stop)
 
 
 def show_logs(ctx, lines=25):
@@ -185,6 +189,7 @@ def main():
             sup.start()
         for sup in ctx.sups:
             sup.wait_ready()
+        ctx.machine_mail = machine_state()
         starter = PostfixStarter(ctx.pf)
         if shutil.which("postfix"):
             starter.start()
