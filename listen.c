@@ -80,14 +80,24 @@ static int listen_by_libsystemd(void)
 }
 #endif
 
-void listen_conversation(int *in, int *out)
+/* With Accept=no systemd passes the listening socket itself: serving it
+ * would read from a socket that has no peer. */
+static int is_listening(int fd)
+{
+	int on = 0;
+	socklen_t len = sizeof on;
+
+	return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == 0 && on;
+}
+
+int listen_conversation(int *in, int *out)
 {
 	int ok = 0;
 
 	*in = 0;
 	*out = 1;
 	if (getenv("LISTEN_PID") == NULL)
-		return;
+		return 0;
 #ifdef HAVE_LIBSYSTEMD
 	ok = listen_by_libsystemd();
 	if (ok < 0)
@@ -96,6 +106,10 @@ void listen_conversation(int *in, int *out)
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_FDNAMES");
-	if (ok == 1)
-		*in = *out = LISTEN_FD;
+	if (ok != 1)
+		return 0;
+	if (is_listening(LISTEN_FD))
+		return -1;
+	*in = *out = LISTEN_FD;
+	return 0;
 }

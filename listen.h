@@ -6,7 +6,8 @@
 #ifndef LISTEN_H
 #define LISTEN_H
 
-/* Set *in and *out; removes the LISTEN_* variables from the environment. */
-void listen_conversation(int *in, int *out);
+/* Set *in and *out; removes the LISTEN_* variables from the environment.
+ * Returns -1 when systemd passed a listening socket (Accept=no). */
+int listen_conversation(int *in, int *out);
 
 #endif

@@ -120,12 +120,42 @@ struct options {
 	char state_dir[PATH_MAX];
 };
 
+/* Under inetd and xinetd fd 2 is the client's socket: what we would say
+ * to an operator must not be said to the client. */
+static int stderr_is_client(void)
+{
+	struct stat err, in;
+
+	return fstat(2, &err) == 0 && fstat(0, &in) == 0 &&
+	       S_ISSOCK(err.st_mode) && err.st_dev == in.st_dev &&
+	       err.st_ino == in.st_ino;
+}
+
+/* A bad command line: one line for the operator, exit 2.  A client that
+ * happens to be connected gets the 421 every disconnect of ours owes it. */
+static void option_error(const char *text)
+{
+	static const char reply[] =
+		"421 4.3.0 Service not available, closing transmission channel\r\n";
+
+	if (stderr_is_client()) {
+		openlog("smtpd", LOG_PID, LOG_MAIL);
+		syslog(LOG_ERR, "%s", text);
+		if (write(1, reply, sizeof reply - 1) < 0) {
+			/* the client is gone: nobody to tell */
+		}
+	} else {
+		fprintf(stderr, "smtpd: %s (see smtpd --help)\n", text);
+	}
+	exit(2);
+}
+
 static void usage_error(const char *fmt, const char *a, const char *b)
 {
-	fputs("smtpd: ", stderr);
-	fprintf(stderr, fmt, a, b);
-	fputs(" (see smtpd --help)\n", stderr);
-	exit(2);
+	char text[600];
+
+	snprintf(text, sizeof text, fmt, a, b);
+	option_error(text);
 }
 
 static unsigned long long number(const char *name, const char *s,
@@ -138,11 +168,10 @@ static unsigned long long number(const char *name, const char *s,
 	v = strtoull(s, &end, 10);
 	if (*s < '0' || *s > '9' || *end != '\0' || errno == ERANGE ||
 	    v < min || v > max) {
-		char range[64];
-		snprintf(range, sizeof range, "%llu to %llu", min, max);
-		fprintf(stderr, "smtpd: --%s: '%s' is not a number from %s (see smtpd --help)\n",
-			name, s, range);
-		exit(2);
+		char text[400];
+		snprintf(text, sizeof text, "--%s: '%.200s' is not a number from %llu to %llu",
+			 name, s, min, max);
+		option_error(text);
 	}
 	return v;
 }
@@ -425,7 +454,10 @@ static void set_limits(const struct config *c)
 {
 	/* prlimit() sets soft and hard limit at once: we lower both, and if
 	 * the hard limit is already lower than ours it stands (EPERM). */
-	rlim_t fsize = (rlim_t)c->max_size + (rlim_t)c->max_recipients * 400 + 65536;
+	/* The message, its envelope, and what can be written before the size
+	 * check sees the excess: one read (64 KiB) and one output buffer. */
+	rlim_t fsize = (rlim_t)c->max_size +
+		       (rlim_t)c->max_recipients * (ADDRESS_MAX + 32) + (256 << 10);
 	struct rlimit rl = {fsize, fsize};
 
 	if (prlimit(0, RLIMIT_FSIZE, &rl, NULL) < 0 && errno != EPERM)
@@ -458,9 +490,14 @@ int main(int argc, char **argv)
 	finish_config(&o);
 
 	memset(&f, 0, sizeof f);
-	listen_conversation(&f.in, &f.out);
+	int listening = listen_conversation(&f.in, &f.out);
 	c->terminal = isatty(f.in);
 	log_setup(&c->log, f.in);
+	if (listening < 0) {
+		log_line(&c->log, LOG_ERR,
+			 "fd 3 is a listening socket: the socket unit needs Accept=yes");
+		return 1;
+	}
 	peer_address(f.in, peer, sizeof peer);
 	c->peer = peer;
 
