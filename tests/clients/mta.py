@@ -14,6 +14,7 @@ import os
 import pwd
 import re
 import shutil
+import time
 
 from harness import run
 
@@ -38,6 +39,15 @@ showq     unix  n       -       n       -       -       showq
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 """
+
+
+def running(pid):
+    """Whether pid is a live process (a zombie is not)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def machine_state():
@@ -134,22 +144,34 @@ class Postfix:
             raise RuntimeError("sendmail: %r" % p.stderr)
 
     def stop(self):
-        """`postfix -c DIR stop`; bounded, and `abort` if that fails."""
+        """`postfix -c DIR stop`, which signals master and returns; then a
+        bounded wait for master to go, and `abort` if it does not."""
         if not self.started:
             return
         self.started = False
+        pid = self.master_pid()
         p = run(["postfix", "-c", self.conf, "stop"], timeout=60)
-        if p.returncode != 0:
+        if p.returncode != 0 or not self.wait_gone(pid, 20):
             run(["postfix", "-c", self.conf, "abort"], timeout=30)
+            self.wait_gone(pid, 10)
+
+    @staticmethod
+    def wait_gone(pid, timeout):
+        deadline = time.monotonic() + timeout
+        while pid is not None and running(pid):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
 
     def master_pid(self):
+        """master's pid while it runs, else None."""
         try:
             with open(os.path.join(self.queue, "pid", "master.pid")) as f:
                 pid = int(f.read().split()[0])
-            os.kill(pid, 0)
-            return pid
         except (OSError, ValueError, IndexError):
             return None
+        return pid if running(pid) else None
 
     def log_text(self):
         try:
