@@ -38,18 +38,28 @@ if [ "${T_CLIENTS_IN_NS:-}" != 1 ]; then
 	# unshare --fork ignores SIGTERM: on a timeout's signal, SIGKILL it,
 	# and --kill-child takes the namespace's first process along, and
 	# with it everything inside (supervisors, Postfix, clients).
-	T_CLIENTS_IN_NS=1 unshare --net --pid --fork --mount-proc --kill-child "$0" "$@" &
+	# The work directory is made (and removed) out here, so that even a
+	# killed run leaves nothing behind; CLIENTS_KEEP=1 keeps it.
+	work=$(mktemp -d "${TMPDIR:-/tmp}/smtpd-clients.XXXXXX") || exit 1
+	chmod 755 "$work"	# the postfix user must reach its queue in it
+	T_CLIENTS_IN_NS=1 T_CLIENTS_WORK=$work \
+		unshare --net --pid --fork --mount-proc --kill-child "$0" "$@" &
 	ns=$!
 	trap 'kill -KILL $ns 2>/dev/null' TERM INT HUP
 	wait $ns
 	rc=$?
 	wait $ns 2>/dev/null	# after a trap, wait again for the real end
+	if [ -n "${CLIENTS_KEEP:-}" ]; then
+		echo "t_clients: work directory kept: $work"
+	else
+		rm -rf "$work"
+	fi
 	exit $rc
 fi
 
 ip link set lo up || exit 1
-# mutt and the clients' own settings stay out of the user's files.
-export HOME=${TMPDIR:-/tmp}
+# No ~/.curlrc, ~/.swaksrc, ~/.msmtprc or ~/.muttrc of the user's counts.
+export HOME=${T_CLIENTS_WORK:-${TMPDIR:-/tmp}}
 python3 "$SRCDIR/tests/clients/run.py"
 rc=$?
 [ $rc = 77 ] && echo "SKIP: t_clients.sh: some client programs are not installed"
