@@ -13,7 +13,6 @@ import subprocess
 import time
 import traceback
 
-GREETING = b"220 mx.test ESMTP smtpd\r\n"
 MAX_SHOWN = 8           # problems printed per failed case
 
 
