@@ -867,6 +867,26 @@ START_TEST(expn_every_reply)
 }
 END_TEST
 
+START_TEST(expn_address_not_a_list)
+{
+	/* An address only the catch-all takes, or postmaster@ (accepted
+	 * whether listed or not), is no list: 550 "Not a mailing list", not
+	 * VRFY's 252 "Cannot VRFY user" (today EXPN gives that 252 for the
+	 * catch-all address and 550 "does not match anything" for
+	 * postmaster@, which RCPT accepts). */
+	const struct setup st = {.expn = 1};
+	expect_both(&st,
+		"EHLO c\r\n"
+		"EXPN someone@catchall.example\r\n"
+		"EXPN postmaster@example.org\r\n"
+		"QUIT\r\n",
+		GREETING EHLO_REPLY "250-EXPN\r\n250 HELP\r\n"
+		"550 5.1.1 Not a mailing list: <someone@catchall.example>\r\n"
+		"550 5.1.1 Not a mailing list: <postmaster@example.org>\r\n"
+		BYE_E, NULL);
+}
+END_TEST
+
 START_TEST(expn_after_helo)
 {
 	const struct setup st = {.expn = 1, .vrfy = 1};
@@ -1062,7 +1082,7 @@ START_TEST(damaged_table_451)
 	char path[160], dir[96], err[512];
 	struct users *u;
 	struct test_run r = {0};
-	const struct setup st = {.vrfy = 1, .expn = 1};
+	const struct setup st = {.vrfy = 1, .expn = 1, .delimiter = "+"};
 
 	damaged_cdb(path, sizeof path, dir, sizeof dir);
 	u = users_open(path, err, sizeof err);
@@ -1074,7 +1094,9 @@ START_TEST(damaged_table_451)
 		 "RCPT TO:<good@example.org>\r\n"
 		 "RCPT TO:<bad@example.org>\r\n"
 		 "RCPT TO:<grp@example.org>\r\n"
+		 "RCPT TO:<bad+tag@example.org>\r\n"
 		 "VRFY bad@example.org\r\n"
+		 "VRFY bad+tag@example.org\r\n"
 		 "EXPN grp@example.org\r\n"
 		 "VRFY good@example.org\r\n"
 		 "RCPT TO:<other@example.org>\r\n"
@@ -1082,12 +1104,16 @@ START_TEST(damaged_table_451)
 		 "QUIT\r\n");
 	/* grp@ would add other@ before it meets bad@: 451, and other@ is
 	 * not added (the next RCPT adds it: a second recipient, the file
-	 * says).  EXPN grp must not show a list cut short with a 250: 451
-	 * too.  (Today EXPN ignores the error of users_expand and sends
-	 * "250 <other@example.org>", as if that were the whole group.) */
+	 * says).  bad+tag@ reaches bad@ through the delimiter: 451 at RCPT
+	 * and at VRFY.  EXPN grp must not show a list cut short with a 250:
+	 * 451 too.  (Today VRFY bad+tag@ says 550 "does not match anything",
+	 * and EXPN ignores the error of users_expand and sends "250
+	 * <other@example.org>", as if that were the whole group.) */
 	assert_text("damaged cdb", test_norm(&r, r.replies),
 		    GREETING EHLO_VRFY_EXPN MAIL_E
 		    RCPT_E
+		    LOCAL_ERROR_E
+		    LOCAL_ERROR_E
 		    LOCAL_ERROR_E
 		    LOCAL_ERROR_E
 		    LOCAL_ERROR_E
@@ -1146,6 +1172,7 @@ Suite *recipients_suite(void)
 	suite_add_tcase(s, vrfy);
 
 	tcase_add_test(expn, expn_every_reply);
+	tcase_add_test(expn, expn_address_not_a_list);
 	tcase_add_test(expn, expn_after_helo);
 	tcase_add_test(expn, expn_off);
 	tcase_add_test(expn, expn_many_members);
