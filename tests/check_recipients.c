@@ -80,6 +80,7 @@ struct setup {
 	const char *delimiter;
 	unsigned max_recipients;	/* 0: the default, 100 */
 	void (*tweak)(struct config *c);
+	enum { BY_LINE, ALL_AT_ONCE, BY_BYTE } input;	/* how it is read */
 };
 
 /* A table in its two forms, files in their own directory. */
@@ -152,10 +153,11 @@ static void run_form(struct test_run *r, const struct setup *st,
 		r->cfg.max_recipients = st->max_recipients;
 	if (st->tweak != NULL)
 		st->tweak(&r->cfg);
-	/* A client that waits for each reply: one line per read (a refused
-	 * DATA with more input waiting would end the session, which is
-	 * check_session.c's matter). */
-	test_session_str(r, input, TESTIO_LINES);
+	/* By default a client that waits for each reply: one line per read
+	 * (a refused DATA with more input waiting would end the session,
+	 * which is check_session.c's matter). */
+	test_session_str(r, input, st->input == BY_LINE ? TESTIO_LINES :
+				   st->input == BY_BYTE ? 1 : 0);
 }
 
 /* The conversation on the text table and on its cdb: the same transcript
@@ -196,8 +198,10 @@ START_TEST(rcpt_every_reply)
 {
 	/* 250 for a user, a catch-all, postmaster; 251 for a forward
 	 * (spooled for its target); 551 for one who moved and 550 for
-	 * nobody (nothing spooled); relaying still denied. */
-	const struct setup st = {0};
+	 * nobody (nothing spooled); relaying still denied.  The same whether
+	 * the client waits for each reply, pipelines it all, or it comes a
+	 * byte at a time (_i: BY_LINE, ALL_AT_ONCE, BY_BYTE). */
+	const struct setup st = {.input = _i};
 	expect_both(&st,
 		"EHLO c\r\n"
 		"MAIL FROM:<s@sender.example>\r\n"
@@ -326,6 +330,29 @@ START_TEST(rcpt_groups_spooled_once)
 		      XOT("partner@other.example")
 		      XOT("nameless@example.org")
 		      XOT("info@catchall.example")
+		      RECEIVED_E BODY));
+}
+END_TEST
+
+START_TEST(rcpt_group_members_as_written)
+{
+	/* A member the table does not know, at one of our domains or
+	 * elsewhere, is spooled as the group line writes it (the table
+	 * cannot tell which domains are ours: the delivery program knows),
+	 * though RCPT to it directly is 550. */
+	const struct setup st = {
+		.table = "list@example.org group Ghost@example.org far@away.example\n",
+	};
+	expect_both(&st,
+		"EHLO c\r\n"
+		"MAIL FROM:<s@sender.example>\r\n"
+		"RCPT TO:<ghost@example.org>\r\n"
+		"RCPT TO:<list@example.org>\r\n"
+		"RCPT TO:<ghost@example.org>\r\n"
+		MESSAGE
+		"QUIT\r\n",
+		GREETING EHLO_PLAIN MAIL_E NO_USER_E RCPT_E NO_USER_E GO QUEUED_E BYE_E,
+		FILES(RETURN_PATH XOT("Ghost@example.org") XOT("far@away.example")
 		      RECEIVED_E BODY));
 }
 END_TEST
@@ -1140,10 +1167,11 @@ Suite *recipients_suite(void)
 	TCase *expn = tcase_create("expn");
 
 	test_base_init();
-	tcase_add_test(rcpt, rcpt_every_reply);
+	tcase_add_loop_test(rcpt, rcpt_every_reply, BY_LINE, BY_BYTE + 1);
 	tcase_add_test(rcpt, rcpt_without_enhanced_codes);
 	tcase_add_test(rcpt, rcpt_postmaster);
 	tcase_add_test(rcpt, rcpt_groups_spooled_once);
+	tcase_add_test(rcpt, rcpt_group_members_as_written);
 	tcase_add_test(rcpt, rcpt_group_one_member);
 	tcase_add_test(rcpt, rcpt_forward_then_target);
 	tcase_add_test(rcpt, rcpt_repeat_quoted_spooled_once);
