@@ -123,3 +123,8 @@ uninstall:
 		$(DESTDIR)$(EXAMPLEDIR)/smtpd.xinetd $(DESTDIR)$(EXAMPLEDIR)/inetd.conf \
 		$(DESTDIR)$(EXAMPLEDIR)/tcpserver.run
 	-rmdir $(DESTDIR)$(EXAMPLEDIR) 2>/dev/null
+
+# The table is a source, not a target: without a recipe of its own, make's
+# built-in rule "%: %.o" would link users.o into ./users, and delete the
+# table when that link fails.
+$(USERS): ;

@@ -73,7 +73,10 @@ static void close_with(struct session *s, enum reply_id why)
  * soft limit every refusal is delayed (a tarpit costs a flood more than it
  * costs us), at the hard limit the session ends (Postfix's error_count).
  */
-static void refuse(struct session *s, enum reply_id id, const char *arg)
+/* A refusal of any length: counted, and delayed past --soft-errors before
+ * its reply; after the reply, refusal_end() ends the session at
+ * --max-errors. */
+static void refusal_begin(struct session *s)
 {
 	const struct config *c = s->cfg;
 
@@ -83,9 +86,19 @@ static void refuse(struct session *s, enum reply_id id, const char *arg)
 		reply_flush(&s->out);
 		s->in.io->pause(s->in.io->ctx, c->error_delay_ms);
 	}
-	reply_send(&s->out, id, arg);
-	if (c->hard_errors > 0 && s->errors >= c->hard_errors)
+}
+
+static void refusal_end(struct session *s)
+{
+	if (s->cfg->hard_errors > 0 && s->errors >= s->cfg->hard_errors)
 		close_with(s, R_TOO_MANY_ERRORS);
+}
+
+static void refuse(struct session *s, enum reply_id id, const char *arg)
+{
+	refusal_begin(s);
+	reply_send(&s->out, id, arg);
+	refusal_end(s);
 }
 
 /* ---- HELO, EHLO ---- */
@@ -288,11 +301,42 @@ static int domain_is_ours(const struct config *c, const char *domain)
 	return 0;
 }
 
+/* m without the quoting of its local part: "al"@d and al@d are one
+ * mailbox (RFC 5321 4.1.2: the quotes are syntax, not part of the name). */
+static void unquote(const char *m, char *out, size_t size)
+{
+	size_t n = 0;
+
+	if (*m == '"') {
+		for (m++; *m != '\0' && *m != '"' && n + 1 < size; m++) {
+			if (*m == '\\' && m[1] != '\0')
+				m++;
+			out[n++] = *m;
+		}
+		if (*m == '"')
+			m++;
+	}
+	while (*m != '\0' && n + 1 < size)
+		out[n++] = *m++;
+	out[n] = '\0';
+}
+
+/* Is mailbox in the envelope?  Case does not matter, nor quoting (the
+ * users table's rule for its keys). */
 static int envelope_has(const struct session *s, const char *mailbox)
 {
-	for (unsigned i = 0; i < s->nrcpts; i++)
-		if (strcasecmp(s->rcpts[i], mailbox) == 0)
+	char a[ADDRESS_MAX + 1], b[ADDRESS_MAX + 1];
+
+	unquote(mailbox, a, sizeof a);
+	for (unsigned i = 0; i < s->nrcpts; i++) {
+		const char *r = s->rcpts[i];
+		if (*r == '"') {
+			unquote(r, b, sizeof b);
+			r = b;
+		}
+		if (strcasecmp(r, a) == 0)
 			return 1;
+	}
 	return 0;
 }
 
@@ -836,10 +880,26 @@ static char *query_text(char *arg)
 	return arg;
 }
 
+/* Is q (an address without <>) postmaster at one of our domains, whom
+ * RCPT accepts listed or not? */
+static int our_postmaster(const struct session *s, const char *q)
+{
+	char path[ADDRESS_MAX + 3];
+	struct address a;
+	const char *rest;
+	int n = snprintf(path, sizeof path, "<%s>", q);
+
+	return n > 0 && (size_t)n < sizeof path &&
+	       address_parse(path, &a, &rest) == ADDRESS_OK && *rest == '\0' &&
+	       a.domain != NULL && address_is_postmaster(&a) &&
+	       domain_is_ours(s->cfg, a.domain);
+}
+
 /* Search the table; on exactly one match return it, else reply (550 for
- * none, 553 with the candidates for several) and return NULL. */
+ * none, 553 with the candidates for several) and return NULL.  expn: the
+ * query is EXPN's, which has no 252 of its own. */
 static const struct users_entry *lookup_one(struct session *s, char *arg,
-					    struct matches *m)
+					    struct matches *m, int expn)
 {
 	char line[600];
 	int total;
@@ -860,10 +920,17 @@ static const struct users_entry *lookup_one(struct session *s, char *arg,
 		 * not name (RFC 5321 3.5.3), but not 550 either. */
 		enum users_kind k = users_lookup(s->cfg->users, q,
 						 s->cfg->recipient_delimiter, &m->e[0]);
-		if (k != USERS_UNKNOWN && k != USERS_ERROR) {
-			if (m->e[0].address[0] != '@')
-				return &m->e[0];
-			reply_send(&s->out, R_VRFY_CANNOT, NULL);
+		if (k == USERS_ERROR) {
+			refuse(s, R_STORE_IO, NULL);
+			return NULL;
+		}
+		if (k != USERS_UNKNOWN && m->e[0].address[0] != '@')
+			return &m->e[0];
+		if (k != USERS_UNKNOWN || our_postmaster(s, q)) {
+			if (expn)
+				refuse(s, R_NOT_A_GROUP, q);
+			else
+				reply_send(&s->out, R_VRFY_CANNOT, NULL);
 			return NULL;
 		}
 	}
@@ -872,7 +939,7 @@ static const struct users_entry *lookup_one(struct session *s, char *arg,
 		return NULL;
 	}
 	/* RFC 5321 3.5.3: an ambiguous name lists the possibilities. */
-	s->errors++;
+	refusal_begin(s);
 	reply_line(&s->out, 553, "5.1.4", 1, "User ambiguous; possibilities are");
 	for (unsigned i = 0; i < m->n; i++) {
 		describe(line, sizeof line, &m->e[i], m->e[i].address);
@@ -883,6 +950,7 @@ static const struct users_entry *lookup_one(struct session *s, char *arg,
 		snprintf(line, sizeof line, "and %u more", (unsigned)total - m->n);
 		reply_line(&s->out, 553, "5.1.4", 0, line);
 	}
+	refusal_end(s);
 	return NULL;
 }
 
@@ -901,7 +969,7 @@ static void cmd_vrfy(struct session *s, char *arg)
 		reply_send(&s->out, R_VRFY_CANNOT, NULL);
 		return;
 	}
-	e = lookup_one(s, arg, &m);
+	e = lookup_one(s, arg, &m, 0);
 	if (e == NULL)
 		return;
 	switch (e->kind) {
@@ -936,6 +1004,12 @@ static int expn_member(void *ctx, const char *mailbox)
 	return 0;
 }
 
+static int expn_check(void *ctx, const char *mailbox)
+{
+	(void)ctx, (void)mailbox;
+	return 0;
+}
+
 static void cmd_expn(struct session *s, char *arg)
 {
 	struct matches m;
@@ -950,11 +1024,17 @@ static void cmd_expn(struct session *s, char *arg)
 		refuse(s, R_SYNTAX, "Syntax: EXPN <list>");
 		return;
 	}
-	e = lookup_one(s, arg, &m);
+	e = lookup_one(s, arg, &m, 1);
 	if (e == NULL)
 		return;
 	if (e->kind != USERS_GROUP) {
 		refuse(s, R_NOT_A_GROUP, e->address);
+		return;
+	}
+	/* Expand once without replying: a table that fails half way must
+	 * not give a list cut short as if it were the whole group. */
+	if (users_expand(s->cfg->users, e, expn_check, NULL) < 0) {
+		refuse(s, R_STORE_IO, NULL);
 		return;
 	}
 	users_expand(s->cfg->users, e, expn_member, &x);
