@@ -256,6 +256,7 @@ out "disk: $(df -T "$WORK" | awk 'NR == 2 {print $2 " on " $1}') (work dir $WORK
 out "smtpd: $SMTPD ($("$SMTPD" --version 2>/dev/null)), linked to: $(ldd "$SMTPD" 2>/dev/null | awk '$1 !~ /vdso/ {print $1}' | xargs -r -n1 basename | tr '\n' ' ')"
 out "floor: $CC -O2 bench/floor_greet.c (dynamically linked, one write); durable floor: bench/floor_durable.c"
 out "peers: exim ${EXIM:+$EXIM_VERSION ($EXIM -bs, throw-away config)}${EXIM_WHY} | smtp-sink ${SINK:-$SINK_WHY}"
+out "exec-to-exit figures (instructions, wall time, RSS, strace) run with the environment tcpserver gives: PATH, PROTO, TCPLOCALIP/PORT/HOST, TCPREMOTEIP/PORT"
 out "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews times, not instruction counts)"
 out "repetitions: $REPS, interleaved; figures are medians, ratios of timed figures medians of each repetition's ratio; network: $([ "${BENCH_IN_NS:-0}" = 1 ] && echo 'loopback in a private namespace' || echo 'host loopback')"
 [ -n "$MISSING" ] && out "missing tools (their figures are skipped):$MISSING"
@@ -264,7 +265,8 @@ out ""
 # ---- callgrind -------------------------------------------------------------
 
 # cg NAME INPUT no|yes|exim CMD...: instructions (callgrind's Collected,
-# summed over processes) for CMD with INPUT on a pipe; yes: children too;
+# summed over processes) for CMD with INPUT on a pipe and CG_ENV as its
+# environment; yes: children too;
 # exim: children too, and run as Exim's user from the start (valgrind
 # writes its output as whoever the process is at its end).  Output in
 # cg/NAME.*
@@ -277,12 +279,21 @@ cg() {
 		as=(setpriv --reuid="$EXIM_UID" --regid="$EXIM_UID" --clear-groups)
 	fi
 	rm -f "$WORK/cg/$name".*
-	"$SPAWN" -n 1 -i "$input" -o "$WORK/cg/$name.stdout" -e "$WORK/cg/$name.stderr" -- \
+	"$SPAWN" "${CG_ENV[@]}" -n 1 -i "$input" -o "$WORK/cg/$name.stdout" -e "$WORK/cg/$name.stderr" -- \
 		"${as[@]}" valgrind --tool=callgrind --trace-children="$children" \
 		--callgrind-out-file="$WORK/cg/$name.out.%p" "$@" >/dev/null ||
 		{ echo "-"; return; }
 	$CGSUM total "$WORK/cg/$name".out.*
 }
+
+# The environment of every exec-to-exit figure: what tcpserver gives its
+# program, and PATH.  Fixed, since the loader and getenv walk the
+# environment: a shell's would make the figures vary from user to user.
+SUP_ENV=(-E PATH=/usr/local/bin:/usr/bin:/bin -E PROTO=TCP -E TCPLOCALIP=127.0.0.1
+	-E TCPLOCALPORT=25 -E TCPLOCALHOST=bench.example -E TCPREMOTEIP=127.0.0.1 -E TCPREMOTEPORT=40000)
+PATH_ENV=(-E PATH=/usr/local/bin:/usr/bin:/bin)
+CG_ENV=("${SUP_ENV[@]}")
+BIG=$((BIG_MIB * 1048576))
 
 printf 'QUIT\r\n' >"$WORK/in/quit"
 
@@ -351,6 +362,12 @@ for ((r = 1; r <= REPS; r++)); do
 	[ -n "$FLOOR_SD" ] && V[cg_floor_sd]+=" $(cg floor_sd "$WORK/in/quit" no "$FLOOR_SD")"
 	V[cg_smtpd]+=" $(cg smtpd_conn "$WORK/in/quit" no "$SMTPD" "${SMTPD_ARGS[@]}")"
 	[ -n "$EXIM" ] && V[cg_exim]+=" $(cg exim_conn "$WORK/in/quit" exim "${EXIMCMD[@]}")"
+	CG_ENV=("${PATH_ENV[@]}")
+	V[cgp_floor]+=" $(cg floor_path "$WORK/in/quit" no "$FLOOR")"
+	[ -n "$FLOOR_SD" ] && V[cgp_floor_sd]+=" $(cg floor_sd_path "$WORK/in/quit" no "$FLOOR_SD")"
+	V[cgp_smtpd]+=" $(cg smtpd_path "$WORK/in/quit" no "$SMTPD" "${SMTPD_ARGS[@]}")"
+	[ -n "$EXIM" ] && V[cgp_exim]+=" $(cg exim_path "$WORK/in/quit" exim "${EXIMCMD[@]}")"
+	CG_ENV=("${SUP_ENV[@]}")
 done
 grep -q '^221 ' "$WORK/cg/smtpd_conn.stdout" 2>/dev/null || note "smtpd under callgrind did not answer QUIT with 221"
 for ((r = 1; r <= REPS; r++)); do
@@ -361,12 +378,12 @@ for ((r = 1; r <= REPS; r++)); do
 		smtpd) cmd=("$SMTPD" "${SMTPD_ARGS[@]}") ;;
 		exim) [ -n "$EXIM" ] || continue; cmd=("${EXIMCMD[@]}") ;;
 		esac
-		l=$("$SPAWN" -n "$NSPAWN" -i "$WORK/in/quit" -e "$WORK/log/spawn-$p.log" -- "${cmd[@]}")
+		l=$("$SPAWN" "${SUP_ENV[@]}" -n "$NSPAWN" -i "$WORK/in/quit" -e "$WORK/log/spawn-$p.log" -- "${cmd[@]}")
 		V[wall_$p]+=" $(kv median_us "$l")"
 		V[wmin_$p]+=" $(kv min_us "$l")"
 	done
 done
-for k in cg_floor cg_floor_sd cg_smtpd cg_exim wall_floor wall_floor_sd wall_smtpd wall_exim \
+for k in cg_floor cg_floor_sd cg_smtpd cg_exim cgp_floor cgp_floor_sd cgp_smtpd cgp_exim wall_floor wall_floor_sd wall_smtpd wall_exim \
 	wmin_floor wmin_floor_sd wmin_smtpd wmin_exim; do
 	M[$k]=$(median ${V[$k]:-})
 done
@@ -393,6 +410,8 @@ row "figure" "smtpd" "floor" "smtpd/floor" "floor+systemd" "exim -bs"
 rule 5
 row "instructions, exec to exit (callgrind, pipe)" "$(fmt "${M[cg_smtpd]}")" "$(fmt "${M[cg_floor]}")" \
 	"$(ratio "${M[cg_smtpd]}" "${M[cg_floor]}")" "$(fmt "${M[cg_floor_sd]}")" "$(fmt "${M[cg_exim]}")"
+row "  the same, PATH alone in the environment" "$(fmt "${M[cgp_smtpd]}")" "$(fmt "${M[cgp_floor]}")" \
+	"$(ratio "${M[cgp_smtpd]}" "${M[cgp_floor]}")" "$(fmt "${M[cgp_floor_sd]}")" "$(fmt "${M[cgp_exim]}")"
 row "wall time exec to exit, us (pipe)" "$(fmt "${M[wall_smtpd]}")" "$(fmt "${M[wall_floor]}")" \
 	"$(ratio "${M[wall_smtpd]}" "${M[wall_floor]}")" "$(fmt "${M[wall_floor_sd]}")" "$(fmt "${M[wall_exim]}")"
 row "  the same, fastest of $NSPAWN (median of those)" "$(fmt "${M[wmin_smtpd]}")" "$(fmt "${M[wmin_floor]}")" \
@@ -490,7 +509,6 @@ fi
 if want big; then
 out "## Throughput: one ${BIG_MIB} MiB message, MiB/s from 354 to 250"
 out ""
-BIG=$((BIG_MIB * 1048576))
 "$CLIENT" body "$BIG" >"$WORK/in/big.body"
 cat "$WORK/in/big.body" >/dev/null
 for ((r = 1; r <= REPS; r++)); do
@@ -538,12 +556,12 @@ rm -f "$WORK/in/big.body"
 for ((r = 1; r <= REPS; r++)); do
 	for c in quit 10k big line; do
 		in=$WORK/in/rss.$c; [ "$c" = quit ] && in=$WORK/in/quit
-		l=$("$SPAWN" -n 1 -i "$in" -o "$WORK/log/rss-$c.out" -e "$WORK/log/rss-$c.err" -- "$SMTPD" "${SMTPD_ARGS[@]}")
+		l=$("$SPAWN" "${SUP_ENV[@]}" -n 1 -i "$in" -o "$WORK/log/rss-$c.out" -e "$WORK/log/rss-$c.err" -- "$SMTPD" "${SMTPD_ARGS[@]}")
 		V[rss_smtpd_$c]+=" $(kv maxrss_kib "$l")"
 		[ "$c" = quit ] || grep -q '^250 2.0.0' "$WORK/log/rss-$c.out" || FAILS+=" rss_smtpd_$c"
 		spool_clear "$SP_SMTPD"
 		if [ -n "$EXIM" ]; then
-			l=$("$SPAWN" -n 1 -i "$in" -e "$WORK/log/rss-exim.err" -- "${EXIMCMD[@]}")
+			l=$("$SPAWN" "${SUP_ENV[@]}" -n 1 -i "$in" -e "$WORK/log/rss-exim.err" -- "${EXIMCMD[@]}")
 			V[rss_exim_$c]+=" $(kv maxrss_kib "$l")"
 			exim_clear
 		fi
@@ -573,7 +591,7 @@ syscount() { # name cmd...: sets C[name_file], C[name_dir], C[name_rename], C[na
 	local name=$1 f=$WORK/log/strace.$1 line path call
 	shift
 	C[${name}_file]=0 C[${name}_dir]=0 C[${name}_rename]=0 C[${name}_other]=0
-	"$SPAWN" -n 1 -i "$WORK/in/fsync" -o "$f.out" -- strace -f -y -o "$f" \
+	"$SPAWN" "${SUP_ENV[@]}" -n 1 -i "$WORK/in/fsync" -o "$f.out" -- strace -f -y -o "$f" \
 		-e trace=fsync,fdatasync,sync_file_range,syncfs,sync,msync,rename,renameat,renameat2,link,linkat \
 		"$@" >/dev/null || return
 	while read -r _ line; do

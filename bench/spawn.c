@@ -4,7 +4,11 @@
  * end of wait4 (so exec to exit, plus one fork) and the largest peak
  * resident set size of the child (ru_maxrss from wait4).
  *
- * Usage: spawn [-n RUNS] [-i INPUT] [-o OUTPUT] [-e ERRORS] -- PROG [ARG...]
+ * Usage: spawn [-E NAME=VALUE]... [-n RUNS] [-i INPUT] [-o OUTPUT] [-e ERRORS]
+ *              -- PROG [ARG...]
+ * With -E, the child's environment is exactly those variables, as a
+ * supervisor gives it (the dynamic loader and getenv walk the environment,
+ * so its size is part of what a start costs); else spawn's own.
  * Prints one line: "runs=N median_us=X min_us=Y maxrss_kib=Z failed=F".
  * Exit status 0 when every run exited 0, else 1.
  */
@@ -22,12 +26,16 @@
 
 #define MAX_RUNS 100000
 
+extern char **environ;
+
 /*
  * The input is copied from its file to the pipe in small pieces, never held
  * whole: ru_maxrss counts the child's pages from before its exec too, which
  * are this process's (bench/run.sh links it statically for the same reason).
  */
 static const char *input_path;
+static char *env[33];		/* -E, NULL-terminated */
+static int nenv;
 static long long input_len;
 static char chunk[65536];
 
@@ -121,6 +129,8 @@ static int run_once(char **argv, const char *out, const char *err,
 		    dup2(e, 2) < 0)
 			_exit(126);
 		signal(SIGPIPE, SIG_DFL);
+		if (nenv > 0)
+			environ = env;
 		execvp(argv[0], argv);
 		_exit(127);
 	}
@@ -144,8 +154,15 @@ int main(int argc, char **argv)
 	long long *times;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "+n:i:o:e:")) != -1) {
+	while ((opt = getopt(argc, argv, "+E:n:i:o:e:")) != -1) {
 		switch (opt) {
+		case 'E':
+			if (nenv == 32 || strchr(optarg, '=') == NULL) {
+				fputs("spawn: -E NAME=VALUE, at most 32\n", stderr);
+				return 2;
+			}
+			env[nenv++] = optarg;
+			break;
 		case 'n':
 			runs = strtol(optarg, NULL, 10);
 			if (runs < 1 || runs > MAX_RUNS) {
@@ -163,7 +180,7 @@ int main(int argc, char **argv)
 			err = optarg;
 			break;
 		default:
-			fputs("usage: spawn [-n RUNS] [-i INPUT] [-o OUTPUT] [-e ERRORS] -- PROG [ARG...]\n", stderr);
+			fputs("usage: spawn [-E NAME=VALUE]... [-n RUNS] [-i INPUT] [-o OUTPUT] [-e ERRORS] -- PROG [ARG...]\n", stderr);
 			return 2;
 		}
 	}
