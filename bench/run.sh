@@ -547,7 +547,7 @@ fi
 
 # =========================================================================
 if want rss; then
-out "## Memory: peak RSS (ru_maxrss), KiB, one session on a pipe"
+out "## Memory: peak RSS (ru_maxrss), KiB, one session on a pipe, no address space randomisation"
 out ""
 "$CLIENT" gen 1 10240 >"$WORK/in/rss.10k"
 "$CLIENT" gen 1 "$BIG" >"$WORK/in/rss.big"
@@ -556,12 +556,12 @@ rm -f "$WORK/in/big.body"
 for ((r = 1; r <= REPS; r++)); do
 	for c in quit 10k big line; do
 		in=$WORK/in/rss.$c; [ "$c" = quit ] && in=$WORK/in/quit
-		l=$("$SPAWN" "${SUP_ENV[@]}" -n 1 -i "$in" -o "$WORK/log/rss-$c.out" -e "$WORK/log/rss-$c.err" -- "$SMTPD" "${SMTPD_ARGS[@]}")
+		l=$("$SPAWN" -R "${SUP_ENV[@]}" -n 1 -i "$in" -o "$WORK/log/rss-$c.out" -e "$WORK/log/rss-$c.err" -- "$SMTPD" "${SMTPD_ARGS[@]}")
 		V[rss_smtpd_$c]+=" $(kv maxrss_kib "$l")"
 		[ "$c" = quit ] || grep -q '^250 2.0.0' "$WORK/log/rss-$c.out" || FAILS+=" rss_smtpd_$c"
 		spool_clear "$SP_SMTPD"
 		if [ -n "$EXIM" ]; then
-			l=$("$SPAWN" "${SUP_ENV[@]}" -n 1 -i "$in" -e "$WORK/log/rss-exim.err" -- "${EXIMCMD[@]}")
+			l=$("$SPAWN" -R "${SUP_ENV[@]}" -n 1 -i "$in" -e "$WORK/log/rss-exim.err" -- "${EXIMCMD[@]}")
 			V[rss_exim_$c]+=" $(kv maxrss_kib "$l")"
 			exim_clear
 		fi

@@ -4,8 +4,10 @@
  * end of wait4 (so exec to exit, plus one fork) and the largest peak
  * resident set size of the child (ru_maxrss from wait4).
  *
- * Usage: spawn [-E NAME=VALUE]... [-n RUNS] [-i INPUT] [-o OUTPUT] [-e ERRORS]
- *              -- PROG [ARG...]
+ * Usage: spawn [-R] [-E NAME=VALUE]... [-n RUNS] [-i INPUT] [-o OUTPUT]
+ *              [-e ERRORS] -- PROG [ARG...]
+ * -R: no address space randomisation in the child (personality(2)), so
+ * that its peak RSS does not vary with where its mappings fall.
  * With -E, the child's environment is exactly those variables, as a
  * supervisor gives it (the dynamic loader and getenv walk the environment,
  * so its size is part of what a start costs); else spawn's own.
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/personality.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -35,6 +38,7 @@ extern char **environ;
  */
 static const char *input_path;
 static char *env[33];		/* -E, NULL-terminated */
+static int no_aslr;
 static int nenv;
 static long long input_len;
 static char chunk[65536];
@@ -131,6 +135,8 @@ static int run_once(char **argv, const char *out, const char *err,
 		signal(SIGPIPE, SIG_DFL);
 		if (nenv > 0)
 			environ = env;
+		if (no_aslr && personality(ADDR_NO_RANDOMIZE) < 0)
+			_exit(126);
 		execvp(argv[0], argv);
 		_exit(127);
 	}
@@ -154,8 +160,11 @@ int main(int argc, char **argv)
 	long long *times;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "+E:n:i:o:e:")) != -1) {
+	while ((opt = getopt(argc, argv, "+RE:n:i:o:e:")) != -1) {
 		switch (opt) {
+		case 'R':
+			no_aslr = 1;
+			break;
 		case 'E':
 			if (nenv == 32 || strchr(optarg, '=') == NULL) {
 				fputs("spawn: -E NAME=VALUE, at most 32\n", stderr);
@@ -180,7 +189,7 @@ int main(int argc, char **argv)
 			err = optarg;
 			break;
 		default:
-			fputs("usage: spawn [-E NAME=VALUE]... [-n RUNS] [-i INPUT] [-o OUTPUT] [-e ERRORS] -- PROG [ARG...]\n", stderr);
+			fputs("usage: spawn [-R] [-E NAME=VALUE]... [-n RUNS] [-i INPUT] [-o OUTPUT] [-e ERRORS] -- PROG [ARG...]\n", stderr);
 			return 2;
 		}
 	}
