@@ -70,12 +70,11 @@ static void close_with(struct session *s, enum reply_id why)
 
 /*
  * A command was refused.  Each refusal spends the error budget: past the
- * soft limit every refusal is delayed (a tarpit costs a flood more than it
- * costs us), at the hard limit the session ends (Postfix's error_count).
+ * soft limit every refusal is delayed before its reply (a tarpit costs a
+ * flood more than it costs us); after the reply, at the hard limit, the
+ * session ends (Postfix's error_count).  refuse() is the one-line case;
+ * a multi-line refusal (553) brackets its lines with begin and end.
  */
-/* A refusal of any length: counted, and delayed past --soft-errors before
- * its reply; after the reply, refusal_end() ends the session at
- * --max-errors. */
 static void refusal_begin(struct session *s)
 {
 	const struct config *c = s->cfg;
@@ -784,6 +783,17 @@ out:
 		io->data_phase(io->ctx, 0);
 }
 
+/* Has the client sent anything we have not answered?  Our reply to the
+ * command just read is still in our buffer, so whatever is already here,
+ * read or not, was sent without waiting for it. */
+static int input_waiting(const struct session *s)
+{
+	const struct io *io = s->in.io;
+
+	return input_pending(&s->in) ||
+	       (io->pending != NULL && io->pending(io->ctx));
+}
+
 static void cmd_data(struct session *s, char *arg)
 {
 	enum store_err e;
@@ -802,7 +812,7 @@ static void cmd_data(struct session *s, char *arg)
 		/* A message body sent before our reply would now be read as
 		 * commands (RFC 2920 3.1 says DATA ends a group): refuse to
 		 * act on any of it. */
-		if (s->state != S_DONE && input_pending(&s->in))
+		if (s->state != S_DONE && input_waiting(s))
 			close_with(s, R_BAD_PIPELINING);
 		return;
 	}
@@ -815,7 +825,7 @@ static void cmd_data(struct session *s, char *arg)
 			 s->cfg->spool, strerror(errno));
 		refuse(s, why, NULL);
 		transaction_reset(s);
-		if (s->state != S_DONE && input_pending(&s->in))
+		if (s->state != S_DONE && input_waiting(s))
 			close_with(s, R_BAD_PIPELINING);
 		return;
 	}

@@ -87,10 +87,13 @@ static inline void testio_pause(void *ctx, unsigned ms)
 	((struct testio *)ctx)->paused_ms += ms;
 }
 
+/* Has the client sent more than smtpd has read?  Only when the input is
+ * served all at once: a client served a line (or a byte) per read is one
+ * that waits for each reply before it sends on. */
 static inline int testio_pending(void *ctx)
 {
 	struct testio *t = ctx;
-	return t->pos < t->inlen;
+	return t->chunk == 0 && t->pos < t->inlen;
 }
 
 static inline void testio_data_phase(void *ctx, int on)
