@@ -1105,11 +1105,19 @@ static const struct command commands[] = {
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
+/* Verbs compare case-insensitively (RFC 5321 2.4); the table's are upper
+ * case ASCII, so folding the client's letters is enough. */
 static const struct command *command_find(const char *verb)
 {
-	for (size_t i = 0; i < NCOMMANDS; i++)
-		if (strcasecmp(verb, commands[i].verb) == 0)
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		const char *v = commands[i].verb;
+		size_t k = 0;
+		while (v[k] != '\0' && (verb[k] == v[k] ||
+		       (verb[k] >= 'a' && verb[k] <= 'z' && verb[k] - 32 == v[k])))
+			k++;
+		if (v[k] == '\0' && verb[k] == '\0')
 			return &commands[i];
+	}
 	return NULL;
 }
 
@@ -1149,9 +1157,10 @@ static int other_protocol(const char *line)
 	if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')))
 		return 1;
 	for (size_t i = 0; i < sizeof http / sizeof http[0]; i++) {
-		size_t n = strlen(http[i]);
-		if (strncmp(line, http[i], n) == 0 &&
-		    (line[n] == ' ' || line[n] == '\0'))
+		size_t n = 0;
+		while (http[i][n] != '\0' && line[n] == http[i][n])
+			n++;
+		if (http[i][n] == '\0' && (line[n] == ' ' || line[n] == '\0'))
 			return 1;
 	}
 	return 0;
@@ -1211,8 +1220,10 @@ int session_init(struct session *s, const struct config *cfg,
 void session_free(struct session *s)
 {
 	store_abort(s->store, &s->msg);
-	free(s->rcpts);
-	s->rcpts = NULL;
+	if (s->rcpts != NULL) {		/* a session without mail never had one */
+		free(s->rcpts);
+		s->rcpts = NULL;
+	}
 }
 
 static void log_disconnect(struct session *s)

@@ -6,7 +6,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -84,30 +83,40 @@ enum {
 	OPT_EXPN, OPT_CHECK_USERS, OPT_COMPILE_USERS, OPT_HELP, OPT_VERSION
 };
 
-static const struct option long_options[] = {
-	{"spool", required_argument, NULL, OPT_SPOOL},
-	{"hostname", required_argument, NULL, OPT_HOSTNAME},
-	{"domain", required_argument, NULL, OPT_DOMAIN},
-	{"max-size", required_argument, NULL, OPT_MAX_SIZE},
-	{"max-recipients", required_argument, NULL, OPT_MAX_RCPTS},
-	{"timeout", required_argument, NULL, OPT_TIMEOUT},
-	{"session-timeout", required_argument, NULL, OPT_SESSION_TIMEOUT},
-	{"min-rate", required_argument, NULL, OPT_MIN_RATE},
-	{"greet-delay", required_argument, NULL, OPT_GREET_DELAY},
-	{"min-free", required_argument, NULL, OPT_MIN_FREE},
-	{"soft-errors", required_argument, NULL, OPT_SOFT_ERRORS},
-	{"max-errors", required_argument, NULL, OPT_MAX_ERRORS},
-	{"error-delay", required_argument, NULL, OPT_ERROR_DELAY},
-	{"max-junk", required_argument, NULL, OPT_MAX_JUNK},
-	{"users", required_argument, NULL, OPT_USERS},
-	{"recipient-delimiter", required_argument, NULL, OPT_DELIMITER},
-	{"vrfy", no_argument, NULL, OPT_VRFY},
-	{"expn", no_argument, NULL, OPT_EXPN},
-	{"check-users", required_argument, NULL, OPT_CHECK_USERS},
-	{"compile-users", required_argument, NULL, OPT_COMPILE_USERS},
-	{"help", no_argument, NULL, OPT_HELP},
-	{"version", no_argument, NULL, OPT_VERSION},
-	{NULL, 0, NULL, 0}
+/*
+ * GNU long options, "--name value" or "--name=value", read by hand: getopt
+ * would bring its data symbols, resolved at every exec, and smtpd starts
+ * once per connection.
+ */
+struct option_def {
+	const char *name;
+	int takes_value;
+	int id;
+};
+
+static const struct option_def option_defs[] = {
+	{"spool", 1, OPT_SPOOL},
+	{"hostname", 1, OPT_HOSTNAME},
+	{"domain", 1, OPT_DOMAIN},
+	{"max-size", 1, OPT_MAX_SIZE},
+	{"max-recipients", 1, OPT_MAX_RCPTS},
+	{"timeout", 1, OPT_TIMEOUT},
+	{"session-timeout", 1, OPT_SESSION_TIMEOUT},
+	{"min-rate", 1, OPT_MIN_RATE},
+	{"greet-delay", 1, OPT_GREET_DELAY},
+	{"min-free", 1, OPT_MIN_FREE},
+	{"soft-errors", 1, OPT_SOFT_ERRORS},
+	{"max-errors", 1, OPT_MAX_ERRORS},
+	{"error-delay", 1, OPT_ERROR_DELAY},
+	{"max-junk", 1, OPT_MAX_JUNK},
+	{"users", 1, OPT_USERS},
+	{"recipient-delimiter", 1, OPT_DELIMITER},
+	{"vrfy", 0, OPT_VRFY},
+	{"expn", 0, OPT_EXPN},
+	{"check-users", 1, OPT_CHECK_USERS},
+	{"compile-users", 1, OPT_COMPILE_USERS},
+	{"help", 0, OPT_HELP},
+	{"version", 0, OPT_VERSION},
 };
 
 struct options {
@@ -119,6 +128,26 @@ struct options {
 	char hostname[256];
 	char state_dir[PATH_MAX];
 };
+
+/* Write strings to fd, whole (no stdio: see option_defs). */
+static void say(int fd, const char *a, const char *b, const char *c)
+{
+	const char *parts[3] = {a, b, c};
+
+	for (int i = 0; i < 3; i++) {
+		const char *p = parts[i];
+		size_t n = p != NULL ? strlen(p) : 0;
+		while (n > 0) {
+			ssize_t w = write(fd, p, n);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				return;
+			p += w;
+			n -= (size_t)w;
+		}
+	}
+}
 
 /* Under inetd and xinetd fd 2 is the client's socket: what we would say
  * to an operator must not be said to the client. */
@@ -145,7 +174,7 @@ static void option_error(const char *text)
 			/* the client is gone: nobody to tell */
 		}
 	} else {
-		fprintf(stderr, "smtpd: %s (see smtpd --help)\n", text);
+		say(2, "smtpd: ", text, " (see smtpd --help)\n");
 	}
 	exit(2);
 }
@@ -205,14 +234,23 @@ static int delimiter_ok(const char *s)
 /* --check-users: every error, then the verdict; the exit status. */
 static int check_users(const char *path)
 {
-	int errors = users_check(path, stderr);
+	FILE *report = fdopen(2, "w");
+	char line[600];
+	int errors;
 
-	if (errors > 0) {
-		fprintf(stderr, "smtpd: %s: %d error%s\n", path, errors,
-			errors == 1 ? "" : "s");
+	if (report == NULL) {
+		say(2, "smtpd: cannot report: ", strerror(errno), "\n");
 		return 1;
 	}
-	printf("smtpd: %s: no errors\n", path);
+	errors = users_check(path, report);
+	fflush(report);
+	if (errors > 0) {
+		snprintf(line, sizeof line, "smtpd: %s: %d error%s\n", path, errors,
+			 errors == 1 ? "" : "s");
+		say(2, line, NULL, NULL);
+		return 1;
+	}
+	say(1, "smtpd: ", path, ": no errors\n");
 	return 0;
 }
 
@@ -221,21 +259,59 @@ static int compile_users(const char *path)
 	char err[512];
 
 	if (users_compile(path, err, sizeof err) < 0) {
-		fprintf(stderr, "smtpd: %s\n", err);
+		say(2, "smtpd: ", err, "\n");
 		return 1;
 	}
-	printf("smtpd: wrote %s.cdb\n", path);
+	say(1, "smtpd: wrote ", path, ".cdb\n");
 	return 0;
+}
+
+/* The definition of "--name" or "--name=value" in arg, or NULL. */
+static const struct option_def *option_find(const char *arg, const char **value)
+{
+	const char *name = arg + 2;
+	size_t len = 0;
+
+	while (name[len] != '\0' && name[len] != '=')
+		len++;
+	*value = name[len] == '=' ? name + len + 1 : NULL;
+	for (size_t i = 0; i < sizeof option_defs / sizeof option_defs[0]; i++) {
+		const char *d = option_defs[i].name;
+		size_t k = 0;
+		while (k < len && d[k] == name[k])
+			k++;
+		if (k == len && d[k] == '\0')
+			return &option_defs[i];
+	}
+	return NULL;
 }
 
 static void parse_options(int argc, char **argv, struct options *o)
 {
 	struct config *c = &o->cfg;
-	int opt;
+	int i;
 
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":", long_options, NULL)) != -1) {
-		switch (opt) {
+	for (i = 1; i < argc; i++) {
+		const char *arg = argv[i], *optarg;
+		const struct option_def *def;
+
+		if (arg[0] != '-' || arg[1] != '-')
+			break;			/* not an option */
+		if (arg[2] == '\0') {		/* "--": options end */
+			i++;
+			break;
+		}
+		def = option_find(arg, &optarg);
+		if (def == NULL)
+			usage_error("unknown option '%s'%s", arg, "");
+		if (def->takes_value && optarg == NULL) {
+			if (i + 1 >= argc)
+				usage_error("%s: needs a value%s", arg, "");
+			optarg = argv[++i];
+		} else if (!def->takes_value && optarg != NULL) {
+			usage_error("'%s': this option takes no value%s", arg, "");
+		}
+		switch (def->id) {
 		case OPT_SPOOL:
 			if (*optarg == '\0')
 				usage_error("--spool: %s%s", "empty directory name", "");
@@ -306,20 +382,15 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case OPT_COMPILE_USERS:
 			exit(compile_users(optarg));
 		case OPT_HELP:
-			fputs(usage_text, stdout);
+			say(1, usage_text, NULL, NULL);
 			exit(0);
 		case OPT_VERSION:
-			puts("smtpd " VERSION);
+			say(1, "smtpd " VERSION "\n", NULL, NULL);
 			exit(0);
-		case ':':
-			usage_error("%s: needs a value%s", argv[optind - 1], "");
-			break;
-		default:
-			usage_error("unknown option '%s'%s", argv[optind - 1], "");
 		}
 	}
-	if (optind < argc)
-		usage_error("unexpected argument '%s'%s", argv[optind], "");
+	if (i < argc)
+		usage_error("unexpected argument '%s'%s", argv[i], "");
 	if ((c->vrfy || c->expn || c->recipient_delimiter) && o->users_path == NULL)
 		usage_error("%s needs --users%s", c->vrfy ? "--vrfy" : c->expn ? "--expn" :
 			    "--recipient-delimiter", "");
@@ -381,7 +452,14 @@ static int format_peer(char *buf, size_t size, int family, const void *addr)
 	}
 	if (inet_ntop(family, addr, text, sizeof text) == NULL)
 		return 0;
-	snprintf(buf, size, family == AF_INET ? "[%s]" : "[IPv6:%s]", text);
+	const char *open = family == AF_INET ? "[" : "[IPv6:";
+	size_t o = strlen(open), t = strlen(text);
+	if (o + t + 2 > size)
+		return 0;
+	memcpy(buf, open, o);
+	memcpy(buf + o, text, t);
+	buf[o + t] = ']';
+	buf[o + t + 1] = '\0';
 	return 1;
 }
 
