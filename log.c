@@ -31,6 +31,7 @@ void log_setup(struct logger *lg, int conversation_fd)
 	struct stat err, conv;
 
 	lg->fd = 2;
+	lg->pid = (long)getpid();
 	if (fstat(2, &err) < 0) {
 		/* No stderr at all: syslog is the only place left. */
 		lg->mode = LOGTO_SYSLOG;
@@ -157,7 +158,7 @@ void log_line(const struct logger *lg, int priority, const char *fmt, ...)
 		put(line, sizeof line, &n, prefix, 3);
 	} else {
 		put(line, sizeof line, &n, "smtpd[", 6);
-		put_number(line, sizeof line, &n, (unsigned long long)getpid(), 0);
+		put_number(line, sizeof line, &n, (unsigned long long)lg->pid, 0);
 		put(line, sizeof line, &n, "]: ", 3);
 	}
 	n = format(line, sizeof line, n, fmt, ap);

@@ -20,6 +20,7 @@ enum log_mode {
 struct logger {
 	enum log_mode mode;
 	int fd;
+	long pid;		/* for "smtpd[pid]:", asked once */
 };
 
 /* Decide where lines go, given the conversation's input fd. */

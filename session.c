@@ -559,6 +559,7 @@ static size_t data_feed(struct session *s, const char *p, size_t n)
 {
 	struct data *d = &s->data;
 	const int lf_ends = s->cfg->terminal;
+	const char *cr = NULL;		/* the next CR at or after p + i */
 	size_t i = 0;
 
 	while (i < n) {
@@ -594,7 +595,26 @@ static size_t data_feed(struct session *s, const char *p, size_t n)
 			d->st = D_CR;
 			break;
 		case D_TEXT:		/* inside a line */
-			if (!(d->in_headers && d->header_match >= 0)) {
+			if (!d->in_headers && !lf_ends) {
+				/* The body, on the network: a bare LF is text
+				 * here, so only a CR (maybe a CRLF) or a NUL
+				 * needs a look; memchr finds them far faster
+				 * than a loop over every byte. */
+				if (cr == NULL || cr < p + i) {
+					cr = memchr(p + i, '\r', n - i);
+					if (cr == NULL)
+						cr = p + n;
+				}
+				const char *z = memchr(p + i, '\0', (size_t)(cr - (p + i)));
+				size_t j = (size_t)((z != NULL ? z : cr) - p);
+				if (j > i) {
+					emit(s, p + i, j - i);
+					d->line_len += j - i;
+					d->size += j - i;
+					i = j;
+					continue;
+				}
+			} else if (!(d->in_headers && d->header_match >= 0)) {
 				size_t j = i;
 				while (j < n && !special[(unsigned char)p[j]])
 					j++;
@@ -646,19 +666,40 @@ static void data_init(struct data *d)
 	d->olen = 0;
 }
 
+/* Year, month (1-12) and day of the proleptic Gregorian calendar for a
+ * count of days since 1970-01-01; after H. Hinnant's days_from_civil
+ * inverse.  gmtime_r would do, but glibc reads /etc/localtime for it. */
+static void civil_from_days(long long z, long long *y, unsigned *m, unsigned *d)
+{
+	z += 719468;
+	long long era = (z >= 0 ? z : z - 146096) / 146097;
+	unsigned doe = (unsigned)(z - era * 146097);			/* 0..146096 */
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);	/* 0..365 */
+	unsigned mp = (5 * doy + 2) / 153;				/* March = 0 */
+
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (long long)yoe + era * 400 + (*m <= 2);
+}
+
 /* RFC 5322 date-time in UTC: no time zone files to read, nothing local. */
 static void rfc5322_date(char *buf, size_t size, time_t t)
 {
-	static const char days[][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+	static const char days[][4] = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
 	static const char months[][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
 					 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-	struct tm tm;
+	long long day = (long long)t / 86400, sec = (long long)t % 86400, year;
+	unsigned month, mday;
 
-	if (gmtime_r(&t, &tm) == NULL)
-		memset(&tm, 0, sizeof tm);
-	snprintf(buf, size, "%s, %d %s %d %02d:%02d:%02d +0000",
-		 days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12],
-		 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	if (sec < 0) {
+		sec += 86400;
+		day--;
+	}
+	civil_from_days(day, &year, &month, &mday);
+	snprintf(buf, size, "%s, %u %s %lld %02lld:%02lld:%02lld +0000",
+		 days[((day % 7) + 7) % 7], mday, months[month - 1], year,
+		 sec / 3600, sec / 60 % 60, sec % 60);
 }
 
 /* The envelope, first in the file: Return-Path, one X-Original-To per

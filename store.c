@@ -71,6 +71,7 @@ int store_init(struct store *st, const char *dir, const char *hostname)
 
 	st->root_fd = st->tmp_fd = st->new_fd = -1;
 	st->counter = 0;
+	st->pid = (long)getpid();
 	safe_host(st->host, sizeof st->host, hostname);
 	st->root_fd = open_dir(AT_FDCWD, dir);
 	if (st->root_fd < 0)
@@ -134,7 +135,7 @@ enum store_err store_open(struct store *st, struct store_msg *msg)
 	gettimeofday(&tv, NULL);
 	st->counter++;
 	n = snprintf(msg->id, sizeof msg->id, "%lld.M%06ldP%ldQ%lu",
-		     (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
+		     (long long)tv.tv_sec, (long)tv.tv_usec, st->pid,
 		     st->counter);
 	if (n < 0 || (size_t)n >= sizeof msg->id)
 		return STORE_IO;

@@ -20,6 +20,7 @@ struct store {
 	int root_fd, tmp_fd, new_fd;	/* directories, kept open */
 	char host[256];			/* hostname made safe for a file name */
 	unsigned long counter;		/* deliveries in this process */
+	long pid;
 };
 
 struct store_msg {
