@@ -119,6 +119,14 @@ static int helo_name_ok(const char *arg)
 
 static int greet(struct session *s, const char *arg, int esmtp)
 {
+	/* The first greeting is the session's; every further one costs
+	 * nothing to send and resets the transaction, so a loop of EHLO,
+	 * MAIL, RCPT would otherwise run until the session deadline. */
+	if (s->state != S_START && s->cfg->junk_limit > 0 &&
+	    ++s->junk > s->cfg->junk_limit) {
+		close_with(s, R_TOO_MANY_JUNK);
+		return 0;
+	}
 	if (!helo_name_ok(arg)) {
 		refuse(s, R_SYNTAX, esmtp ? "Syntax: EHLO <domain>" :
 					    "Syntax: HELO <domain>");

@@ -40,7 +40,7 @@ struct data {
 	unsigned long long size;	/* message octets as RFC 1870 counts them */
 	int error;			/* a reply id once refused, else -1 */
 	size_t olen;
-	char obuf[65536];		/* bytes on their way to the file */
+	char obuf[32768];		/* bytes on their way to the file */
 };
 
 struct session {

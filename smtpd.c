@@ -51,7 +51,9 @@ static const char usage_text[] =
 "  --timeout SECONDS      wait for a command or message data (default 300)\n"
 "  --session-timeout SECONDS  limit for the whole session (default 1800)\n"
 "  --min-rate BYTES       slowest average DATA rate per second accepted\n"
-"                         after the first 30 seconds; 0 disables (default 64)\n"
+"                         after the first --min-rate-grace seconds; 0\n"
+"                         disables (default 64)\n"
+"  --min-rate-grace SECONDS  DATA time before --min-rate applies (default 30)\n"
 "  --greet-delay SECONDS  wait before the greeting; refuse clients that talk\n"
 "                         first (default 0)\n"
 "  --min-free BYTES       refuse MAIL while the spool has less free space\n"
@@ -59,8 +61,9 @@ static const char usage_text[] =
 "  --soft-errors N        refused commands before replies slow down (10)\n"
 "  --max-errors N         refused commands before 421 (20; 0 disables)\n"
 "  --error-delay MS       delay per refusal past --soft-errors (1000)\n"
-"  --max-junk N           NOOP, RSET, HELP, VRFY, EXPN between messages\n"
-"                         before 421 (100; 0 disables)\n"
+"  --max-junk N           NOOP, RSET, HELP, VRFY, EXPN and repeated\n"
+"                         HELO/EHLO between messages before 421 (100;\n"
+"                         0 disables)\n"
 "  --users FILE           recipients table (text, or FILE.cdb made by\n"
 "                         --compile-users); unknown local users get 550\n"
 "  --recipient-delimiter CHARS  'alice+tag' is 'alice' in the table (e.g. +)\n"
@@ -77,7 +80,7 @@ static const char usage_text[] =
 
 enum {
 	OPT_SPOOL = 256, OPT_HOSTNAME, OPT_DOMAIN, OPT_MAX_SIZE,
-	OPT_MAX_RCPTS, OPT_TIMEOUT, OPT_SESSION_TIMEOUT, OPT_MIN_RATE,
+	OPT_MAX_RCPTS, OPT_TIMEOUT, OPT_SESSION_TIMEOUT, OPT_MIN_RATE, OPT_MIN_RATE_GRACE,
 	OPT_GREET_DELAY, OPT_MIN_FREE, OPT_SOFT_ERRORS, OPT_MAX_ERRORS,
 	OPT_ERROR_DELAY, OPT_MAX_JUNK, OPT_USERS, OPT_DELIMITER, OPT_VRFY,
 	OPT_EXPN, OPT_CHECK_USERS, OPT_COMPILE_USERS, OPT_HELP, OPT_VERSION
@@ -103,6 +106,7 @@ static const struct option_def option_defs[] = {
 	{"timeout", 1, OPT_TIMEOUT},
 	{"session-timeout", 1, OPT_SESSION_TIMEOUT},
 	{"min-rate", 1, OPT_MIN_RATE},
+	{"min-rate-grace", 1, OPT_MIN_RATE_GRACE},
 	{"greet-delay", 1, OPT_GREET_DELAY},
 	{"min-free", 1, OPT_MIN_FREE},
 	{"soft-errors", 1, OPT_SOFT_ERRORS},
@@ -123,6 +127,7 @@ struct options {
 	struct config cfg;
 	unsigned session_timeout;
 	unsigned min_rate;
+	unsigned min_rate_grace;
 	int min_free_set;
 	const char *users_path;
 	char hostname[256];
@@ -344,6 +349,9 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case OPT_MIN_RATE:
 			o->min_rate = (unsigned)number("min-rate", optarg, 0, 1U << 30);
 			break;
+		case OPT_MIN_RATE_GRACE:
+			o->min_rate_grace = (unsigned)number("min-rate-grace", optarg, 0, 3600);
+			break;
 		case OPT_GREET_DELAY:
 			c->greet_delay = (unsigned)number("greet-delay", optarg, 0, 300);
 			break;
@@ -410,6 +418,7 @@ static void defaults(struct options *o)
 	c->junk_limit = 100;
 	o->session_timeout = 1800;
 	o->min_rate = 64;
+	o->min_rate_grace = 30;
 }
 
 static void finish_config(struct options *o)
@@ -533,7 +542,7 @@ static void set_limits(const struct config *c)
 	/* prlimit() sets soft and hard limit at once: we lower both, and if
 	 * the hard limit is already lower than ours it stands (EPERM). */
 	/* The message, its envelope, and what can be written before the size
-	 * check sees the excess: one read (64 KiB) and one output buffer. */
+	 * check sees the excess: one read and one output buffer (32 KiB each). */
 	rlim_t fsize = (rlim_t)c->max_size +
 		       (rlim_t)c->max_recipients * (ADDRESS_MAX + 32) + (256 << 10);
 	struct rlimit rl = {fsize, fsize};
@@ -553,7 +562,7 @@ static void set_limits(const struct config *c)
 
 int main(int argc, char **argv)
 {
-	static struct session s;	/* 130 KiB of buffers: not on the stack */
+	static struct session s;	/* 70 KiB of buffers: not on the stack */
 	struct options o;
 	struct config *c = &o.cfg;
 	struct fdio f;
@@ -563,11 +572,13 @@ int main(int argc, char **argv)
 	char peer[80];
 	int status;
 
+	/* Signals first: a SIGTERM from now on is answered with a 421. */
+	memset(&f, 0, sizeof f);
+	setup_signals(&f);
 	defaults(&o);
 	parse_options(argc, argv, &o);
 	finish_config(&o);
 
-	memset(&f, 0, sizeof f);
 	int listening = listen_conversation(&f.in, &f.out);
 	c->terminal = isatty(f.in);
 	log_setup(&c->log, f.in);
@@ -585,8 +596,7 @@ int main(int argc, char **argv)
 	f.has_deadline = 1;
 	f.deadline = fdio_after(o.session_timeout);
 	f.min_rate = o.min_rate;
-	f.rate_grace_ms = 30000;
-	setup_signals(&f);
+	f.rate_grace_ms = o.min_rate_grace * 1000u;
 	fdio_bind(&f, &io);
 
 	if (session_init(&s, c, &st, &io) < 0) {
