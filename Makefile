@@ -55,7 +55,7 @@ $(B)smtpd: $(B)smtpd.o $(LIBOBJ)
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 TESTSRC = $(wildcard tests/check_*.c)
-$(B)tests/check_smtpd: $(TESTSRC) tests/testio.h $(LIBOBJ) $(HEADERS)
+$(B)tests/check_smtpd: $(TESTSRC) tests/testio.h tests/replies.h $(LIBOBJ) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -I. $(CHECK_CFLAGS) -o $@ $(TESTSRC) $(LIBOBJ) $(LDFLAGS) $(CDB_LIBS) $(CHECK_LIBS)
 

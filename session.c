@@ -183,11 +183,23 @@ static const char *path_start(const char *arg, const char *keyword)
 	return arg;
 }
 
-static int address_refused(struct session *s, enum address_result r)
+/* "FROM:<path>" or "TO:<path>": parse the path into *a, leaving *rest at
+ * what follows it; on a syntax error reply and return 0. */
+static int command_path(struct session *s, const char *arg, const char *keyword,
+			const char *syntax, struct address *a, const char **rest)
 {
-	if (r == ADDRESS_OK)
+	const char *p = path_start(arg, keyword);
+	enum address_result r;
+
+	if (p == NULL || *p != '<') {
+		refuse(s, R_SYNTAX, syntax);
 		return 0;
-	refuse(s, r == ADDRESS_LONG ? R_ADDRESS_LONG : R_BAD_ADDRESS, NULL);
+	}
+	r = address_parse(p, a, rest);
+	if (r != ADDRESS_OK) {
+		refuse(s, r == ADDRESS_LONG ? R_ADDRESS_LONG : R_BAD_ADDRESS, NULL);
+		return 0;
+	}
 	return 1;
 }
 
@@ -251,9 +263,8 @@ static int mail_parameters(struct session *s, char *p, unsigned long long *size)
 static void cmd_mail(struct session *s, char *arg)
 {
 	struct address a;
-	const char *p, *rest;
+	const char *rest;
 	unsigned long long size = 0;
-	enum address_result r;
 
 	if (s->state == S_START) {
 		refuse(s, R_NEED_HELO, NULL);
@@ -263,13 +274,7 @@ static void cmd_mail(struct session *s, char *arg)
 		refuse(s, R_NESTED_MAIL, NULL);
 		return;
 	}
-	p = path_start(arg, "FROM:");
-	if (p == NULL || *p != '<') {
-		refuse(s, R_SYNTAX, "Syntax: MAIL FROM:<address>");
-		return;
-	}
-	r = address_parse(p, &a, &rest);
-	if (address_refused(s, r))
+	if (!command_path(s, arg, "FROM:", "Syntax: MAIL FROM:<address>", &a, &rest))
 		return;
 	if (a.local_len > 0 && a.domain == NULL) {	/* <postmaster> */
 		refuse(s, R_BAD_ADDRESS, NULL);
@@ -418,20 +423,13 @@ static void rcpt_from_table(struct session *s, const struct address *a)
 static void cmd_rcpt(struct session *s, char *arg)
 {
 	struct address a;
-	const char *p, *rest;
-	enum address_result r;
+	const char *rest;
 
 	if (s->state != S_MAIL) {
 		refuse(s, s->state == S_START ? R_NEED_HELO : R_NEED_MAIL, NULL);
 		return;
 	}
-	p = path_start(arg, "TO:");
-	if (p == NULL || *p != '<') {
-		refuse(s, R_SYNTAX, "Syntax: RCPT TO:<address>");
-		return;
-	}
-	r = address_parse(p, &a, &rest);
-	if (address_refused(s, r))
+	if (!command_path(s, arg, "TO:", "Syntax: RCPT TO:<address>", &a, &rest))
 		return;
 	if (a.local_len == 0) {		/* <> is no recipient */
 		s->rcpt_refused++;

@@ -9,20 +9,9 @@
 #include <limits.h>
 
 #include "suites.h"
+#include "replies.h"
 #include "testio.h"
 
-#define GREETING "220 mx.test ESMTP smtpd\r\n"
-#define EHLO_REPLY "250-mx.test\r\n" \
-	"250-SIZE 10485760\r\n" \
-	"250-8BITMIME\r\n" \
-	"250-PIPELINING\r\n" \
-	"250-ENHANCEDSTATUSCODES\r\n" \
-	"250-SOML\r\n" \
-	"250-SAML\r\n" \
-	"250 HELP\r\n"
-#define GO "354 Start mail input; end with <CRLF>.<CRLF>\r\n"
-#define QUEUED "250 2.0.0 OK: queued as ID\r\n"
-#define BYE "221 2.0.0 mx.test Service closing transmission channel\r\n"
 #define ENVELOPE_CMDS "EHLO c\r\nMAIL FROM:<a@x.example>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n"
 #define ENVELOPE_REPLIES GREETING EHLO_REPLY "250 2.1.0 OK\r\n250 2.1.5 OK\r\n" GO
 #define HEAD "Return-Path: <a@x.example>\n" \

@@ -6,20 +6,9 @@
  * check_data.c, the limits in check_limits.c.)
  */
 #include "suites.h"
+#include "replies.h"
 #include "testio.h"
 
-#define GREETING "220 mx.test ESMTP smtpd\r\n"
-#define EHLO_REPLY "250-mx.test\r\n" \
-	"250-SIZE 10485760\r\n" \
-	"250-8BITMIME\r\n" \
-	"250-PIPELINING\r\n" \
-	"250-ENHANCEDSTATUSCODES\r\n" \
-	"250-SOML\r\n" \
-	"250-SAML\r\n" \
-	"250 HELP\r\n"
-#define GO "354 Start mail input; end with <CRLF>.<CRLF>\r\n"
-#define QUEUED "250 2.0.0 OK: queued as ID\r\n"
-#define BYE "221 2.0.0 mx.test Service closing transmission channel\r\n"
 #define NEED_HELO "503 Bad sequence of commands: send HELO or EHLO first\r\n"
 #define NEED_MAIL "503 5.5.1 Bad sequence of commands: send MAIL first\r\n"
 #define RECEIVED_DATE "; Fri, 13 Nov 2026 12:00:00 +0000\n"
