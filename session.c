@@ -494,10 +494,23 @@ static void data_flush(struct session *s)
 	d->olen = 0;
 }
 
+/* A run this long goes to the file straight from the input buffer: a copy
+ * would cost more than the write it saves. */
+#define EMIT_DIRECT 4096
+
 static void emit(struct session *s, const char *p, size_t n)
 {
 	struct data *d = &s->data;
 
+	if (n >= EMIT_DIRECT && d->error < 0) {
+		data_flush(s);
+		if (d->error < 0) {
+			enum store_err e = store_write(&s->msg, p, n);
+			if (e != STORE_OK)
+				data_fail(s, reply_for_store(e));
+		}
+		return;
+	}
 	while (n > 0 && d->error < 0) {
 		size_t room = sizeof d->obuf - d->olen;
 		if (room == 0) {
