@@ -50,7 +50,6 @@ static void transaction_reset(struct session *s)
 	s->sender.domain = NULL;
 	s->nrcpts = 0;
 	s->rcpt_refused = 0;
-	s->declared_size = 0;
 	if (s->state == S_MAIL)
 		s->state = S_READY;
 }
@@ -298,7 +297,6 @@ static void cmd_mail(struct session *s, char *arg)
 	}
 	s->sender = a;
 	s->sender.domain = a.domain ? s->sender.mailbox + a.local_len + 1 : NULL;
-	s->declared_size = size;
 	s->nrcpts = 0;
 	s->rcpt_refused = 0;
 	s->state = S_MAIL;
@@ -679,7 +677,6 @@ static void data_init(struct data *d)
 	d->line_len = 0;
 	d->header_match = 0;
 	d->received = 0;
-	d->nul = 0;
 	d->size = 0;
 	d->error = -1;
 	d->olen = 0;
@@ -1369,5 +1366,5 @@ int session_run(struct session *s)
 	}
 	reply_flush(&s->out);
 	log_disconnect(s);
-	return s->exit_status;
+	return 0;	/* whatever the client did, smtpd did its part */
 }

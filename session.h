@@ -36,7 +36,6 @@ struct data {
 	size_t line_len;		/* bytes of the current line so far */
 	int header_match;		/* bytes of "Received:" matched, or -1 */
 	unsigned received;		/* Received: headers counted */
-	int nul;			/* a NUL byte was seen */
 	unsigned long long size;	/* message octets as RFC 1870 counts them */
 	int error;			/* a reply id once refused, else -1 */
 	size_t olen;
@@ -55,12 +54,10 @@ struct session {
 	char (*rcpts)[ADDRESS_MAX + 1];	/* cfg->max_recipients of them */
 	unsigned nrcpts;
 	unsigned rcpt_refused;
-	unsigned long long declared_size;
 	struct store_msg msg;
 
 	/* Counters for the error budget and the disconnect log line. */
 	unsigned commands, errors, junk, accepted, refused;
-	int exit_status;
 
 	/* The buffers, last: session_init need not clear them. */
 	struct reply out;
