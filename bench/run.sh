@@ -150,6 +150,10 @@ build floor_stream floor_stream.c || exit 1
 # spawn's own, and a static spawn has few of them
 build spawn spawn.c -static || build spawn spawn.c || exit 1
 build client client.c || exit 1
+HWM_SO=
+if build hwm.so hwm.c -shared -fPIC; then
+	HWM_SO=$WORK/bin/hwm.so
+fi
 FLOOR_SD=
 if build floor_greet_sd floor_greet.c -Wl,--no-as-needed -lsystemd; then
 	FLOOR_SD=$WORK/bin/floor_greet_sd
@@ -558,6 +562,13 @@ for ((r = 1; r <= REPS; r++)); do
 		in=$WORK/in/rss.$c; [ "$c" = quit ] && in=$WORK/in/quit
 		l=$("$SPAWN" -R "${SUP_ENV[@]}" -n 1 -i "$in" -o "$WORK/log/rss-$c.out" -e "$WORK/log/rss-$c.err" -- "$SMTPD" "${SMTPD_ARGS[@]}")
 		V[rss_smtpd_$c]+=" $(kv maxrss_kib "$l")"
+		if [ -n "$HWM_SO" ]; then
+			rm -f "$WORK/log/hwm"
+			"$SPAWN" -R "${SUP_ENV[@]}" -E LD_PRELOAD="$HWM_SO" -E BENCH_HWM_FILE="$WORK/log/hwm" \
+				-n 1 -i "$in" -o /dev/null -e /dev/null -- "$SMTPD" "${SMTPD_ARGS[@]}" >/dev/null
+			V[hwm_smtpd_$c]+=" $(awk '/^VmHWM:/ {print $2}' "$WORK/log/hwm" 2>/dev/null)"
+			spool_clear "$SP_SMTPD"
+		fi
 		[ "$c" = quit ] || grep -q '^250 2.0.0' "$WORK/log/rss-$c.out" || FAILS+=" rss_smtpd_$c"
 		spool_clear "$SP_SMTPD"
 		if [ -n "$EXIM" ]; then
@@ -567,15 +578,19 @@ for ((r = 1; r <= REPS; r++)); do
 		fi
 	done
 done
-row "peak RSS, KiB" "smtpd" "exim -bs" "" "" ""
+row "peak RSS, KiB" "smtpd" "exim -bs" "smtpd VmHWM" "" ""
 rule 5
 for c in quit 10k big line; do
 	M[rss_smtpd_$c]=$(median ${V[rss_smtpd_$c]:-}); M[rss_exim_$c]=$(median ${V[rss_exim_$c]:-})
+	M[hwm_smtpd_$c]=$(median ${V[hwm_smtpd_$c]:-})
 	case $c in quit) label="greeting + QUIT" ;; 10k) label="one 10 KiB message" ;;
 	big) label="one ${BIG_MIB} MiB message" ;; line) label="one message with a 1 MiB line" ;; esac
-	row "$label" "$(fmt "${M[rss_smtpd_$c]}")" "$(fmt "${M[rss_exim_$c]}")" "" "" ""
+	row "$label" "$(fmt "${M[rss_smtpd_$c]}")" "$(fmt "${M[rss_exim_$c]}")" "$(fmt "${M[hwm_smtpd_$c]}")" "" ""
 done
-M[rss_spread]=$(printf '%s\n' "${M[rss_smtpd_10k]}" "${M[rss_smtpd_big]}" "${M[rss_smtpd_line]}" |
+out "  note: ru_maxrss moves in steps of up to 128 KiB (per-CPU RSS counters); VmHWM is read by the"
+out "  program itself as it exits (bench/hwm.c, LD_PRELOAD) and is what the spread target uses when present"
+rk=rss; [ -n "$HWM_SO" ] && [ "${M[hwm_smtpd_10k]}" != "-" ] && rk=hwm
+M[rss_spread]=$(printf '%s\n' "${M[${rk}_smtpd_10k]}" "${M[${rk}_smtpd_big]}" "${M[${rk}_smtpd_line]}" |
 	awk '/^[0-9.]+$/ {if (n == 0 || $1 < lo) lo = $1; if (n == 0 || $1 > hi) hi = $1; n++} END {if (n == 3) print hi - lo; else print "-"}')
 target "peak RSS spread over 10 KiB, ${BIG_MIB} MiB, 1 MiB line (KiB)" "${M[rss_spread]}" "<= 64" "$(cmp_le "${M[rss_spread]}" 64)"
 out ""

@@ -291,6 +291,7 @@ int openat(int dirfd, const char *name, int flags, ...)
 	return real_openat(dirfd, name, flags, mode);
 }
 
+/* On 64-bit systems openat64 is openat. */
 int openat64(int dirfd, const char *name, int flags, ...)
 {
 	va_list ap;
@@ -299,11 +300,7 @@ int openat64(int dirfd, const char *name, int flags, ...)
 	va_start(ap, flags);
 	mode = open_mode(flags, ap);
 	va_end(ap);
-	if (open_fails(dirfd, name, flags)) {
-		errno = fi.err;
-		return -1;
-	}
-	return real_openat(dirfd, name, flags, mode);
+	return openat(dirfd, name, flags, mode);
 }
 
 int open(const char *name, int flags, ...)
