@@ -1007,6 +1007,13 @@ static int cdb_open(struct users *u, int fd, struct parse *p)
 }
 
 /* Open path into a new table, reporting through p. */
+static int is_cdb_name(const char *path)
+{
+	size_t n = strlen(path);
+
+	return n > 4 && strcmp(path + n - 4, ".cdb") == 0;
+}
+
 static struct users *open_table(struct parse *p)
 {
 	struct users *u = calloc(1, sizeof *u);
@@ -1025,10 +1032,17 @@ static struct users *open_table(struct parse *p)
 		parse_error(p, 0, "not a regular file");
 	} else {
 		rc = cdb_open(u, fd, p);
-		if (rc == 0)
+		if (rc == 0 && is_cdb_name(p->path)) {
+			/* Named as --compile-users names its output, but not a
+			 * whole one: parsing it as text would only report
+			 * its first line as junk. */
+			parse_error(p, 0, "not a valid compiled table (damaged or cut short): compile it again");
+			rc = -1;
+		} else if (rc == 0) {
 			rc = text_open(u, fd, (size_t)st.st_size, p);
-		else if (rc == 1)
+		} else if (rc == 1) {
 			rc = 0;
+		}
 	}
 	if (fd >= 0)
 		close(fd);

@@ -930,10 +930,11 @@ START_TEST(cdb_foreign_and_damaged)
 	const char *path = make_cdb("v2.cdb", other, 2, other_len);
 	ck_assert_str_eq(open_error(path),
 			 "T/v2.cdb: a cdb of another format (not 1): compile the table again");
-	/* A cdb without the format record is not ours: read as text, which
-	 * it is not. */
+	/* A cdb without the format record is not ours, and a file named
+	 * .cdb is not read as text. */
 	path = make_cdb("foreign.cdb", foreign, 2, foreign_len);
-	ck_assert_str_eq(open_error(path), "T/foreign.cdb:1: NUL byte");
+	ck_assert_str_eq(open_error(path), "T/foreign.cdb: not a valid compiled table "
+			 "(damaged or cut short): compile it again");
 	/* Damaged records: USERS_ERROR for the session (a 451), and every
 	 * one of them in users_check. */
 	path = make_cdb("damaged.cdb", damaged, 22, damaged_len);
