@@ -39,8 +39,13 @@ struct data {
 	unsigned long long size;	/* message octets as RFC 1870 counts them */
 	int error;			/* a reply id once refused, else -1 */
 	size_t olen;
-	char obuf[32768];		/* bytes on their way to the file */
+	char *obuf;			/* DATA_OBUF bytes on their way to the
+					 * file; mapped at the first DATA */
 };
+
+/* Writes to the page cache cost per call far more than per byte: 256 KiB
+ * at a time stores a large message about twice as fast as 32 KiB. */
+#define DATA_OBUF (256 * 1024)
 
 struct session {
 	const struct config *cfg;

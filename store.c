@@ -145,10 +145,43 @@ enum store_err store_open(struct store *st, struct store_msg *msg)
 		     NAME_MAX - n - 1, st->host);
 	if (n < 0 || (size_t)n >= sizeof msg->name)
 		return STORE_IO;
+	msg->written = msg->flushing = 0;
 	msg->fd = openat(st->tmp_fd, msg->name,
 			 O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (msg->fd < 0)
 		return store_err_from_errno(errno);
+	return STORE_OK;
+}
+
+/*
+ * Write-behind: every STORE_FLUSH_STEP bytes, the part just written is
+ * handed to the disk at once instead of when the kernel gets round to it,
+ * so the fsync at the end waits for one step, not for the whole message.
+ * It starts writeback and does not wait for it; the fsync in
+ * store_commit() is still what makes the file safe, and reports any
+ * error.  A file system that cannot do it is simply not asked again.
+ */
+#define STORE_FLUSH_STEP ((off_t)4 << 20)
+
+static enum store_err write_behind(struct store_msg *msg)
+{
+	off_t n = msg->written - msg->flushing;
+
+	if (n < STORE_FLUSH_STEP || msg->flushing < 0)
+		return STORE_OK;
+#ifdef SYNC_FILE_RANGE_WRITE
+	if (sync_file_range(msg->fd, msg->flushing, n, SYNC_FILE_RANGE_WRITE) < 0) {
+		if (errno == EINVAL || errno == ESPIPE || errno == ENOSYS ||
+		    errno == EOPNOTSUPP) {
+			msg->flushing = -1;
+			return STORE_OK;
+		}
+		return store_err_from_errno(errno);
+	}
+	msg->flushing = msg->written;
+#else
+	msg->flushing = -1;
+#endif
 	return STORE_OK;
 }
 
@@ -167,8 +200,9 @@ enum store_err store_write(struct store_msg *msg, const void *buf, size_t n)
 			return STORE_NOSPACE;
 		p += w;
 		n -= (size_t)w;
+		msg->written += w;
 	}
-	return STORE_OK;
+	return write_behind(msg);
 }
 
 enum store_err store_commit(struct store *st, struct store_msg *msg)

@@ -27,6 +27,8 @@ struct store_msg {
 	int fd;			/* -1 when no message is open */
 	char name[320];		/* file name, the same in tmp/ and new/ */
 	char id[64];		/* queue id: the name without the host */
+	off_t written;		/* bytes in the file */
+	off_t flushing;		/* bytes handed to writeback, -1: never */
 };
 
 /* Open (creating with mode 0700 where missing) DIR, DIR/tmp, DIR/new and

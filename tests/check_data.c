@@ -421,9 +421,9 @@ END_TEST
 
 START_TEST(nul_after_a_long_line)
 {
-	/* The first 64 KiB have been written to tmp/ already: the NUL must
-	 * still take the file away. */
-	const size_t n = 200000;
+	/* More than the output buffer has been written to tmp/ already: the
+	 * NUL must still take the file away. */
+	const size_t n = 3 * DATA_OBUF;
 	char *msg = malloc(n + 8);
 
 	ck_assert_ptr_nonnull(msg);
@@ -431,6 +431,89 @@ START_TEST(nul_after_a_long_line)
 	memcpy(msg + n, "\0\r\n.\r\n", 6);
 	refused_message(msg, n + 6, 0, "554 5.6.0 Message contains NUL bytes");
 	free(msg);
+}
+END_TEST
+
+/*
+ * A body that crosses the output buffer several times and mixes everything
+ * the whole-line fast path must hand back to the byte machine: stuffed
+ * dots, bare CRs and LFs mid-line, a CR at the end of a line's text, empty
+ * lines, and lines longer than a read.  The message and the body it must
+ * become are built side by side, by the rules, not by smtpd's code.
+ */
+static void mixed_body(char **msg, size_t *mlen, char **body, size_t *blen)
+{
+	const size_t lines = 9000;
+	char *m = malloc(lines * 200 + 16), *b = malloc(lines * 200 + 16);
+	size_t mo = 0, bo = 0;
+	unsigned seed = 12345;
+
+	ck_assert_ptr_nonnull(m);
+	ck_assert_ptr_nonnull(b);
+	memcpy(m, "Subject: mixed\r\n\r\n", 18);
+	memcpy(b, "Subject: mixed\n\n", 16);
+	mo = 18;
+	bo = 16;
+	for (size_t i = 0; i < lines; i++) {
+		seed = seed * 1103515245 + 12345;
+		unsigned kind = (seed >> 16) % 8, len = (seed >> 8) % 150;
+		if (kind == 0) {		/* stuffed: ".." stores "." */
+			m[mo++] = '.';
+			m[mo++] = '.';
+			b[bo++] = '.';
+		}
+		for (unsigned k = 0; k < len; k++) {
+			char c = (char)('a' + (i + k) % 26);
+			if (kind == 1 && k == len / 2)
+				c = '\r';	/* bare CR mid-line, kept */
+			if (kind == 2 && k == len / 2)
+				c = '\n';	/* bare LF mid-line, kept */
+			m[mo++] = c;
+			b[bo++] = c;
+		}
+		if (kind == 3) {		/* text ending in CR, then CRLF */
+			m[mo++] = '\r';
+			b[bo++] = '\r';
+		}
+		m[mo++] = '\r';
+		m[mo++] = '\n';
+		b[bo++] = '\n';
+	}
+	memcpy(m + mo, ".\r\n", 3);
+	*msg = m;
+	*mlen = mo + 3;
+	*body = b;
+	*blen = bo;
+}
+
+static const size_t big_chunks[] = {0, 1, 7, 64, 4093, 32768, TESTIO_LINES};
+
+START_TEST(mixed_lines_any_split)
+{
+	char *msg, *body;
+	size_t mlen, blen;
+
+	mixed_body(&msg, &mlen, &body, &blen);
+	ck_assert_uint_gt(blen, 2 * DATA_OBUF);
+	context = "mixed lines";
+	accepted(msg, mlen, big_chunks[_i], body, blen);
+	free(msg);
+	free(body);
+}
+END_TEST
+
+START_TEST(nul_deep_in_a_long_body)
+{
+	/* Hundreds of plain lines, then a NUL: whatever was written of the
+	 * message must go, however the bytes arrive. */
+	char *msg, *body;
+	size_t mlen, blen;
+
+	mixed_body(&msg, &mlen, &body, &blen);
+	msg[mlen * 3 / 4] = '\0';
+	refused_message(msg, mlen, big_chunks[_i], "554 5.6.0 Message contains NUL bytes");
+	free(msg);
+	free(body);
 }
 END_TEST
 
@@ -843,6 +926,8 @@ Suite *data_suite(void)
 	tcase_add_loop_test(tc, bare_cr_kept, 0, NCHUNKS);
 	tcase_add_loop_test(tc, bare_lf_stored_as_lf, 0, NCHUNKS);
 	tcase_add_test(tc, long_line_stored_whole);
+	tcase_add_loop_test(tc, mixed_lines_any_split, 0,
+			    sizeof big_chunks / sizeof big_chunks[0]);
 	tcase_add_loop_test(tc, terminal_mode, 0, 2);
 	suite_add_tcase(s, tc);
 
@@ -858,6 +943,8 @@ Suite *data_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, nul_refused, 0, 2);
 	tcase_add_test(tc, nul_after_a_long_line);
+	tcase_add_loop_test(tc, nul_deep_in_a_long_body, 0,
+			    sizeof big_chunks / sizeof big_chunks[0]);
 	tcase_add_test(tc, received_lines_counted_only_in_headers);
 	tcase_add_loop_test(tc, ninety_nine_hops_pass, 0, 2);
 	tcase_add_loop_test(tc, hundred_hops_refused, 0, 2);

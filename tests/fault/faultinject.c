@@ -12,10 +12,13 @@
  *                  fsync     fsync/fdatasync of a message file
  *                  rename    rename/renameat/renameat2 within the spool
  *                  dirfsync  fsync of a spool directory (new/)
+ *                  writebehind  sync_file_range of a message file
+ *                  bufmap    mmap of anonymous memory with MAP_POPULATE
+ *                            (smtpd's message buffer, at the first DATA)
  *                  opendir   opening a spool directory (at start)
  *   FAULT_N      the Nth such call fails (1 = the first; default 1)
  *   FAULT_TIMES  how many calls fail from the Nth on (default 1; 0: all)
- *   FAULT_ERRNO  ENOSPC, EDQUOT, EIO, EFBIG, EACCES, EROFS or a number
+ *   FAULT_ERRNO  ENOSPC, EDQUOT, EIO, EFBIG, EACCES, EROFS, EINVAL, ENOMEM or a number
  *                (default EIO)
  *   FAULT_PARTIAL=1  for write: the first failing call writes half of
  *                its bytes and returns that count (a short write), and
@@ -36,16 +39,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <unistd.h>
 
 enum step { STEP_NONE, STEP_OPEN, STEP_WRITE, STEP_FSYNC, STEP_RENAME,
-	    STEP_DIRFSYNC, STEP_OPENDIR, STEP_COUNT };
+	    STEP_DIRFSYNC, STEP_OPENDIR, STEP_WRITEBEHIND, STEP_BUFMAP,
+	    STEP_COUNT };
 
 static const char *const step_names[STEP_COUNT] = {
-	"none", "open", "write", "fsync", "rename", "dirfsync", "opendir"
+	"none", "open", "write", "fsync", "rename", "dirfsync", "opendir",
+	"writebehind", "bufmap"
 };
 
 static struct {
@@ -63,6 +69,8 @@ static struct {
 static ssize_t (*real_write)(int, const void *, size_t);
 static int (*real_fsync)(int);
 static int (*real_fdatasync)(int);
+static int (*real_sync_file_range)(int, off_t, off_t, unsigned);
+static void *(*real_mmap)(void *, size_t, int, int, int, off_t);
 static int (*real_openat)(int, const char *, int, ...);
 static int (*real_open)(const char *, int, ...);
 static int (*real_rename)(const char *, const char *);
@@ -86,6 +94,7 @@ static int errno_named(const char *s)
 	static const struct { const char *name; int value; } names[] = {
 		{"ENOSPC", ENOSPC}, {"EDQUOT", EDQUOT}, {"EIO", EIO},
 		{"EFBIG", EFBIG}, {"EACCES", EACCES}, {"EROFS", EROFS},
+		{"EINVAL", EINVAL}, {"ENOMEM", ENOMEM},
 	};
 
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -103,6 +112,8 @@ __attribute__((constructor)) static void fi_init(void)
 	real_write = (ssize_t (*)(int, const void *, size_t))next("write");
 	real_fsync = (int (*)(int))next("fsync");
 	real_fdatasync = (int (*)(int))next("fdatasync");
+	real_sync_file_range = (int (*)(int, off_t, off_t, unsigned))next("sync_file_range");
+	real_mmap = (void *(*)(void *, size_t, int, int, int, off_t))next("mmap");
 	real_openat = (int (*)(int, const char *, int, ...))next("openat");
 	real_open = (int (*)(const char *, int, ...))next("open");
 	real_rename = (int (*)(const char *, const char *))next("rename");
@@ -256,6 +267,39 @@ int fdatasync(int fd)
 		return -1;
 	}
 	return real_fdatasync(fd);
+}
+
+/* Write-behind of a message file (store.c). */
+int sync_file_range(int fd, off_t off, off_t n, unsigned flags)
+{
+	char path[PATH_MAX];
+
+	if (fi.ready) {
+		fd_path(fd, path, sizeof path);
+		if (in_spool(path) && must_fail(STEP_WRITEBEHIND)) {
+			errno = fi.err;
+			return -1;
+		}
+	}
+	return real_sync_file_range(fd, off, n, flags);
+}
+
+/* Only smtpd's populated buffer counts: the loader and malloc map memory
+ * through their own paths, and a file mapping is not ours to break. */
+void *mmap(void *addr, size_t n, int prot, int flags, int fd, off_t off)
+{
+	if ((flags & MAP_ANONYMOUS) && (flags & MAP_POPULATE) &&
+	    must_fail(STEP_BUFMAP)) {
+		errno = fi.err;
+		return MAP_FAILED;
+	}
+	return real_mmap(addr, n, prot, flags, fd, off);
+}
+
+void *mmap64(void *addr, size_t n, int prot, int flags, int fd, off_t off);
+void *mmap64(void *addr, size_t n, int prot, int flags, int fd, off_t off)
+{
+	return mmap(addr, n, prot, flags, fd, off);
 }
 
 /* An open in the spool: a directory (O_DIRECTORY) or a file. */

@@ -3,9 +3,10 @@
 
 Usage: faults.py SHIM [PRELOAD_FIRST]
 
-For each step of a delivery (open in tmp/, write, fsync, rename into new/,
-fsync of new/) and each errno (ENOSPC, EDQUOT, EIO), smtpd runs with the
-LD_PRELOAD shim making that call fail once.  The message gets the right
+For each step of a delivery (open in tmp/, write, write-behind, fsync,
+rename into new/, fsync of new/, and the message buffer) and each errno
+(ENOSPC, EDQUOT, EIO), smtpd runs with the LD_PRELOAD shim making that
+call fail once.  The message gets the right
 4xx (452 4.3.1 for no space, 451 4.3.0 otherwise), the spool holds nothing
 of it (tmp/ and new/ empty right after the reply), the session goes on and
 a second message is stored with the exact bytes sent, and the shim's log
@@ -23,10 +24,16 @@ PRELOAD = ((sys.argv[2] + ":") if len(sys.argv) > 2 and sys.argv[2] else "") + S
 
 SMALL = b"Subject: second\r\n\r\nThe message after the fault.\r\n..a stuffed dot\r\n"
 SMALL_STORED = b"Subject: second\n\nThe message after the fault.\n.a stuffed dot\n"
-# Over three 64 KiB file writes, so that the second and a short write happen.
+# Over two of smtpd's 256 KiB file writes, so that the second and a short
+# write happen.
 BIG = b"Subject: big\r\n\r\n" + b"".join(
     b"line %06d of a message that needs several writes to the spool\r\n" % i
-    for i in range(3000))
+    for i in range(10000))
+# Over smtpd's 4 MiB write-behind step, twice.
+HUGE = b"Subject: huge\r\n\r\n" + b"".join(
+    b"line %07d of a message long enough that its start goes to disk early\r\n" % i
+    for i in range(130000))
+HUGE_STORED = HUGE.replace(b"\r\n", b"\n")
 
 EXPECT = {
     "ENOSPC": (452, "452 4.3.1 Insufficient system storage"),
@@ -34,6 +41,7 @@ EXPECT = {
     "EFBIG": (452, "452 4.3.1 Insufficient system storage"),
     "EIO": (451, "451 4.3.0 Local error in processing"),
     "EROFS": (451, "451 4.3.0 Local error in processing"),
+    "ENOMEM": (451, "451 4.3.0 Local error in processing"),
 }
 
 
@@ -54,7 +62,7 @@ def stored_ok(spool, what):
              "%s: stored body %r" % (what, sc.body_of(data)))
 
 
-def run_case(step, err, n=1, times=1, partial=False, big=False):
+def run_case(step, err, n=1, times=1, partial=False, big=False, huge=False):
     what = "%s#%d %s%s%s" % (step, n, err, " partial" if partial else "",
                              " persistent" if times == 0 else "")
     spool = sc.make_spool()
@@ -71,12 +79,14 @@ def run_case(step, err, n=1, times=1, partial=False, big=False):
         s.send("MAIL FROM:<a@client.example>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n")
         s.expect(250, what + " MAIL")
         s.expect(250, what + " RCPT")
-        if step == "open":
-            # The file is made at DATA: the refusal is DATA's reply.
+        if step in ("open", "bufmap"):
+            # The file and the buffer are made at DATA: the refusal is
+            # DATA's reply.
             got, lines = s.expect(code, what + " DATA", text=text)
         else:
             s.expect(354, what + " DATA")
-            s.send((BIG if big else b"Subject: first\r\n\r\nlost\r\n") + b".\r\n")
+            s.send((HUGE if huge else BIG if big else b"Subject: first\r\n\r\nlost\r\n")
+                   + b".\r\n")
             got, lines = s.expect(code, what + " end of data", text=text)
         sc.check(sc.files(spool, "tmp") == [], "%s: tmp/ after the refusal: %s"
                  % (what, sc.files(spool, "tmp")))
@@ -118,6 +128,47 @@ def run_case(step, err, n=1, times=1, partial=False, big=False):
     sc.remove_tree(spool)
 
 
+def writebehind_unsupported():
+    """A file system that cannot start writeback early (EINVAL from
+    sync_file_range every time): the message is stored all the same, byte
+    for byte, and smtpd stops asking after the first refusal."""
+    what = "writebehind EINVAL"
+    spool = sc.make_spool()
+    log = os.path.join(spool, "..", os.path.basename(spool) + ".faultlog")
+    env = {"LD_PRELOAD": PRELOAD, "FAULT_SPOOL": spool, "FAULT_CALL": "writebehind",
+           "FAULT_TIMES": "0", "FAULT_ERRNO": "EINVAL", "FAULT_LOG": log}
+    s = sc.Smtpd(spool, env=env)
+    try:
+        sc.greet(s, what=what)
+        s.send("MAIL FROM:<a@client.example>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n")
+        s.expect(250, what + " MAIL")
+        s.expect(250, what + " RCPT")
+        s.expect(354, what + " DATA")
+        s.send(HUGE + b".\r\n")
+        s.expect(250, what + " end of data", text="queued as")
+        s.send("QUIT\r\n")
+        s.expect(221, what + " QUIT")
+    except sc.Failure as e:
+        sc.check(False, "%s: %s" % (what, e))
+    s.close()
+    st = s.wait()
+    sc.check(st == 0, "%s: exit status %s" % (what, st))
+    names = sc.files(spool, "new")
+    if sc.check(len(names) == 1, "%s: new/ holds %d files" % (what, len(names))):
+        body = sc.body_of(sc.read_file(spool, "new", names[0]))
+        sc.check(body == HUGE_STORED, "%s: stored body differs (%d bytes, want %d)"
+                 % (what, len(body), len(HUGE_STORED)))
+    try:
+        with open(log) as f:
+            calls = [c for c in f.read().split("\n") if c.startswith("writebehind")]
+        os.unlink(log)
+    except OSError:
+        calls = []
+    sc.check(calls == ["writebehind 1 FAIL"],
+             "%s: sync_file_range calls: %s" % (what, calls))
+    sc.remove_tree(spool)
+
+
 def start_fault(err):
     """The spool cannot be opened at all: 421 4.3.0 at once, exit 1."""
     what = "opendir %s" % err
@@ -143,6 +194,11 @@ def main():
             run_case(step, err)
         run_case("write", err, n=2, big=True)
         run_case("write", err, n=1, partial=True, big=True)
+    for err in ("ENOSPC", "EIO"):
+        run_case("writebehind", err, huge=True)
+        run_case("writebehind", err, n=2, huge=True)
+    writebehind_unsupported()
+    run_case("bufmap", "ENOMEM")
     run_case("write", "EFBIG")
     run_case("rename", "EROFS")
     run_case("write", "ENOSPC", times=0, big=True)
