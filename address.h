@@ -37,4 +37,11 @@ int address_domain_equal(const char *a, const char *b);
 /* Is name a syntactically valid domain or address literal? */
 int address_valid_domain(const char *name, size_t len);
 
+/* A dotted quad, strictly (four decimal octets, no leading zeros, as
+ * inet_pton(3) takes it) into bin[4]; returns 1, or 0 if s is not one. */
+int address_ipv4_parse(const char *s, unsigned char bin[4]);
+
+/* bin[4] as a dotted quad into buf (16 bytes are always enough). */
+void address_ipv4_format(const unsigned char bin[4], char buf[16]);
+
 #endif

@@ -18,9 +18,15 @@ static int stderr_is_journal(const struct stat *err)
 {
 	const char *js = getenv("JOURNAL_STREAM");
 	unsigned long long dev, ino;
-	char end;
+	char *end;
 
-	if (js == NULL || sscanf(js, "%llu:%llu%c", &dev, &ino, &end) != 2)
+	if (js == NULL || *js < '0' || *js > '9')
+		return 0;
+	dev = strtoull(js, &end, 10);
+	if (*end != ':' || end[1] < '0' || end[1] > '9')
+		return 0;
+	ino = strtoull(end + 1, &end, 10);
+	if (*end != '\0')
 		return 0;
 	return (unsigned long long)err->st_dev == dev &&
 	       (unsigned long long)err->st_ino == ino;

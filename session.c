@@ -7,7 +7,6 @@
  * proceed.  All input arrives through struct input and all output leaves
  * through struct reply; the spool is reached through store.c.
  */
-#include <ctype.h>
 #include <stddef.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -232,7 +231,7 @@ static int mail_parameters(struct session *s, char *p, unsigned long long *size)
 			const char *digits = word + 5;
 			errno = 0;
 			unsigned long long v = strtoull(digits, &end, 10);
-			if (!isdigit((unsigned char)*digits) || *end != '\0' ||
+			if (*digits < '0' || *digits > '9' || *end != '\0' ||
 			    errno == ERANGE || strlen(digits) > 20) {
 				refuse(s, R_SYNTAX, "Syntax: SIZE=<number>");
 				return 0;
@@ -568,7 +567,8 @@ static void content(struct session *s, char c)
 		data_fail(s, R_NUL_IN_DATA);
 	if (d->in_headers && d->header_match >= 0) {
 		if (d->line_len < 9 &&
-		    tolower((unsigned char)c) == received[d->line_len]) {
+		    (c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c) ==
+		    received[d->line_len]) {
 			if (d->line_len == 8) {
 				d->header_match = -1;
 				/* RFC 5321 6.3: a hop count this high is a loop */

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "address.h"
 #include "config.h"
 #include "fdio.h"
 #include "listen.h"
@@ -459,7 +460,9 @@ static int format_peer(char *buf, size_t size, int family, const void *addr)
 		family = AF_INET;
 		addr = (const unsigned char *)addr + 12;
 	}
-	if (inet_ntop(family, addr, text, sizeof text) == NULL)
+	if (family == AF_INET)
+		address_ipv4_format(addr, text);
+	else if (inet_ntop(family, addr, text, sizeof text) == NULL)
 		return 0;
 	const char *open = family == AF_INET ? "[" : "[IPv6:";
 	size_t o = strlen(open), t = strlen(text);
@@ -497,7 +500,7 @@ static void peer_address(int fd, char *buf, size_t size)
 		const char *v = getenv(vars[i]);
 		if (v == NULL)
 			continue;
-		if (inet_pton(AF_INET, v, bin) == 1 &&
+		if (address_ipv4_parse(v, bin) &&
 		    format_peer(buf, size, AF_INET, bin))
 			return;
 		if (inet_pton(AF_INET6, v, bin) == 1 &&
@@ -539,7 +542,7 @@ static void setup_signals(struct fdio *f)
  */
 static void set_limits(const struct config *c)
 {
-	/* prlimit() sets soft and hard limit at once: we lower both, and if
+	/* setrlimit() sets soft and hard limit at once: we lower both, and if
 	 * the hard limit is already lower than ours it stands (EPERM). */
 	/* The message, its envelope, and what can be written before the size
 	 * check sees the excess: one read and one output buffer (32 KiB each). */
@@ -547,7 +550,7 @@ static void set_limits(const struct config *c)
 		       (rlim_t)c->max_recipients * (ADDRESS_MAX + 32) + (256 << 10);
 	struct rlimit rl = {fsize, fsize};
 
-	if (prlimit(0, RLIMIT_FSIZE, &rl, NULL) < 0 && errno != EPERM)
+	if (setrlimit(RLIMIT_FSIZE, &rl) < 0 && errno != EPERM)
 		log_line(&c->log, LOG_WARNING, "setrlimit(RLIMIT_FSIZE): %s", strerror(errno));
 #if !defined(__SANITIZE_ADDRESS__) && !defined(SMTPD_NO_AS_LIMIT)
 	/* Sanitizers reserve terabytes of shadow memory; they get no cap. */
@@ -555,7 +558,7 @@ static void set_limits(const struct config *c)
 	if (c->users != NULL)
 		as += (rlim_t)users_memory(c->users);
 	rl.rlim_cur = rl.rlim_max = as;
-	if (prlimit(0, RLIMIT_AS, &rl, NULL) < 0 && errno != EPERM)
+	if (setrlimit(RLIMIT_AS, &rl) < 0 && errno != EPERM)
 		log_line(&c->log, LOG_WARNING, "setrlimit(RLIMIT_AS): %s", strerror(errno));
 #endif
 }
@@ -580,7 +583,11 @@ int main(int argc, char **argv)
 	finish_config(&o);
 
 	int listening = listen_conversation(&f.in, &f.out);
-	c->terminal = isatty(f.in);
+	/* Only a character device can be a terminal: a socket or a pipe
+	 * is not asked (isatty is an ioctl and a symbol to bind). */
+	struct stat in_sb;
+	c->terminal = fstat(f.in, &in_sb) == 0 && S_ISCHR(in_sb.st_mode) &&
+		      isatty(f.in);
 	log_setup(&c->log, f.in);
 	if (listening < 0) {
 		log_line(&c->log, LOG_ERR,
