@@ -293,6 +293,10 @@ void *mmap(void *addr, size_t n, int prot, int flags, int fd, off_t off)
 		errno = fi.err;
 		return MAP_FAILED;
 	}
+	/* A sanitizer preloaded before us maps memory before our
+	 * constructor has run: straight to the kernel then. */
+	if (real_mmap == NULL)
+		return (void *)syscall(SYS_mmap, addr, n, prot, flags, fd, off);
 	return real_mmap(addr, n, prot, flags, fd, off);
 }
 
