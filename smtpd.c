@@ -545,7 +545,8 @@ static void set_limits(const struct config *c)
 	/* setrlimit() sets soft and hard limit at once: we lower both, and if
 	 * the hard limit is already lower than ours it stands (EPERM). */
 	/* The message, its envelope, and what can be written before the size
-	 * check sees the excess: one read and one output buffer (32 KiB each). */
+	 * check sees the excess: at most one read (32 KiB), well inside the
+	 * 256 KiB allowed for it. */
 	rlim_t fsize = (rlim_t)c->max_size +
 		       (rlim_t)c->max_recipients * (ADDRESS_MAX + 32) + (256 << 10);
 	struct rlimit rl = {fsize, fsize};
@@ -565,7 +566,7 @@ static void set_limits(const struct config *c)
 
 int main(int argc, char **argv)
 {
-	static struct session s;	/* 70 KiB of buffers: not on the stack */
+	static struct session s;	/* 37 KiB of buffers: not on the stack */
 	struct options o;
 	struct config *c = &o.cfg;
 	struct fdio f;
