@@ -716,8 +716,9 @@ static size_t data_feed(struct session *s, const char *p, size_t n)
 /*
  * The output buffer is mapped with every page present: a session's memory
  * is then the same whatever the size of its messages (a small one would
- * otherwise touch a few pages of it, a large one all), and it costs one
- * system call, paid only by sessions that send mail.
+ * otherwise touch a few pages of it, a large one all).  Populating it is
+ * one system call, but 64 pages to fault in (about 220 us on a VM where a
+ * fault is slow); only sessions that send mail pay it.
  */
 static int data_buffer(struct data *d)
 {
