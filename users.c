@@ -77,169 +77,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "users.h"
+#include "users_impl.h"
 
-#define USERS_CDB_MAGIC "\0smtpd-users-format"
-#define USERS_CDB_MAGIC_LEN (sizeof USERS_CDB_MAGIC - 1)
-#define USERS_CDB_FORMAT "1"
-
-#define KEY_MAX (ADDRESS_MAX + 1)	/* a canonical key, "@domain" included */
 #define SLOT_EMPTY UINT32_MAX
-#define KIND_MASK 0x0f			/* text records: kind in the low bits */
 #define MARK_ACTIVE 0x10		/* loop check: on the current path */
 #define MARK_DONE 0x20			/* loop check: fully explored */
 
-enum users_form { FORM_TEXT, FORM_CDB };
-
-struct users {
-	enum users_form form;
-	/* text form */
-	char *buf;		/* the file, records rewritten in place, NUL-ended */
-	size_t size;		/* bytes of the file */
-	uint32_t *slot;		/* offsets of records, SLOT_EMPTY if free */
-	size_t mask;		/* slots - 1 (a power of two minus one) */
-	/* cdb form */
-	struct cdb cdb;
-	size_t mapped;		/* bytes of the mapping */
-};
-
-/* One entry, from either form. */
-struct rec {
-	enum users_kind kind;
-	const char *key;	/* canonical, NUL-terminated */
-	const char *args;	/* NUL-terminated strings... */
-	const char *end;	/* ...up to here */
-};
-
 /* ---------------------------------------------------------------------
- * Characters, canonical forms, hashing
+ * Messages
  */
-
-static int lower(int c)
-{
-	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
-}
-
-static int is_blank(int c)
-{
-	return c == ' ' || c == '\t';
-}
-
-/* atext of RFC 5322 3.2.3, as address.c reads it. */
-static int is_atext(int c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9') ||
-	       (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
-}
-
-static int is_dot_string(const char *s, size_t n)
-{
-	size_t atom = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '.') {
-			if (atom == 0)
-				return 0;
-			atom = 0;
-		} else if (is_atext((unsigned char)s[i])) {
-			atom++;
-		} else {
-			return 0;
-		}
-	}
-	return atom > 0;
-}
-
-/* The canonical form of a local part already checked by address_parse:
- * unquoted when it is a Dot-string inside its quotes, else quoted with
- * only '"' and '\' escaped; lowercase.  Never longer than the input. */
-static size_t canon_local(const char *s, size_t n, char *out)
-{
-	char plain[ADDRESS_LOCAL_MAX + 1];
-	size_t m = 0, o = 0;
-
-	if (n == 0 || s[0] != '"') {
-		for (size_t i = 0; i < n; i++)
-			out[i] = (char)lower((unsigned char)s[i]);
-		return n;
-	}
-	for (size_t i = 1; i + 1 < n && m < sizeof plain; i++) {
-		if (s[i] == '\\')
-			i++;
-		plain[m++] = (char)lower((unsigned char)s[i]);
-	}
-	if (is_dot_string(plain, m)) {
-		memcpy(out, plain, m);
-		return m;
-	}
-	out[o++] = '"';
-	for (size_t i = 0; i < m; i++) {
-		if (plain[i] == '"' || plain[i] == '\\')
-			out[o++] = '\\';
-		out[o++] = plain[i];
-	}
-	out[o++] = '"';
-	return o;
-}
-
-/* The canonical key of "local@domain" (s, n bytes, no angle brackets, no
- * source route) into out[KEY_MAX + 1]: its length, or 0 when s is not such
- * an address. */
-static size_t canon_mailbox(const char *s, size_t n, char *out)
-{
-	char path[ADDRESS_MAX + 3];
-	struct address a;
-	const char *rest;
-	size_t o, dlen;
-
-	if (n == 0 || n > ADDRESS_MAX || s[0] == '@' || memchr(s, '\0', n))
-		return 0;
-	path[0] = '<';
-	memcpy(path + 1, s, n);
-	path[n + 1] = '>';
-	path[n + 2] = '\0';
-	if (address_parse(path, &a, &rest) != ADDRESS_OK || *rest != '\0' ||
-	    a.domain == NULL)
-		return 0;
-	o = canon_local(a.mailbox, a.local_len, out);
-	out[o++] = '@';
-	dlen = strlen(a.domain);
-	for (size_t i = 0; i < dlen; i++)
-		out[o++] = (char)lower((unsigned char)a.domain[i]);
-	out[o] = '\0';
-	return o;
-}
-
-/* The canonical key of "@domain": its length, or 0. */
-static size_t canon_catchall(const char *s, size_t n, char *out)
-{
-	if (n < 2 || n > ADDRESS_DOMAIN_MAX + 1 || s[0] != '@' || memchr(s, '\0', n))
-		return 0;
-	for (size_t i = 0; i < n; i++)	/* address.c wants the domain NUL-ended */
-		out[i] = (char)lower((unsigned char)s[i]);
-	out[n] = '\0';
-	return address_valid_domain(out + 1, n - 1) ? n : 0;
-}
-
-/* Length of a canonical key's local part (up to its last '@'). */
-static size_t key_local_len(const char *key, size_t n)
-{
-	while (n > 0 && key[n - 1] != '@')
-		n--;
-	return n > 0 ? n - 1 : 0;
-}
-
-static uint32_t hash_key(const char *s, size_t n)
-{
-	uint32_t h = 2166136261u;	/* FNV-1a */
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 16777619u;
-	}
-	return h;
-}
 
 /* Untrusted text for a message: printable ASCII kept, the rest as \xHH,
  * cut with "..." beyond about 60 bytes. */
@@ -268,19 +114,6 @@ static const char *show(char *out, size_t outsize, const char *s, size_t n)
 /* ---------------------------------------------------------------------
  * Records of the two forms
  */
-
-static const char *arg_next(const char **cursor, const char *end)
-{
-	const char *s = *cursor, *nul;
-
-	if (s >= end)
-		return NULL;
-	nul = memchr(s, '\0', (size_t)(end - s));
-	if (nul == NULL)
-		return NULL;
-	*cursor = nul + 1;
-	return s;
-}
 
 static void text_rec(const char *p, struct rec *r)
 {
@@ -464,8 +297,8 @@ static size_t address_field(const char *f, size_t n, int catchall_ok,
 			 show(s, sizeof s, f, n), ADDRESS_MAX);
 		return 0;
 	}
-	k = f[0] == '@' && catchall_ok ? canon_catchall(f, n, out)
-				      : canon_mailbox(f, n, out);
+	k = f[0] == '@' && catchall_ok ? users_key_catchall(f, n, out)
+				      : users_key_mailbox(f, n, out);
 	if (k == 0) {
 		const char *at = f + n;
 		while (at > f && at[-1] != '@')
@@ -835,7 +668,7 @@ static int check_member(struct parse *p, const struct frame *stack, size_t depth
 			const char *member, char **into)
 {
 	char key[KEY_MAX + 1];
-	size_t n = canon_mailbox(member, strlen(member), key);
+	size_t n = users_key_mailbox(member, strlen(member), key);
 	char *r = n > 0 ? (char *)text_find(p->u, key, n) : NULL;
 
 	if (r == NULL)
@@ -1090,14 +923,14 @@ enum users_kind users_lookup(const struct users *u, const char *mailbox,
 			     const char *delimiter, struct users_entry *e)
 {
 	char key[KEY_MAX + 1], cut[KEY_MAX + 1];
-	size_t n = canon_mailbox(mailbox, strlen(mailbox), key), local;
+	size_t n = users_key_mailbox(mailbox, strlen(mailbox), key), local;
 	struct rec r;
 	int rc;
 
 	if (n == 0)
 		return USERS_UNKNOWN;
 	rc = rec_get(u, key, n, &r);
-	local = key_local_len(key, n);
+	local = users_key_local_len(key, n);
 	if (rc == 0 && delimiter != NULL && *delimiter != '\0' && key[0] != '"') {
 		size_t i = 1;
 		while (i < local && strchr(delimiter, key[i]) == NULL)
@@ -1214,7 +1047,7 @@ static int expand_push(struct expansion *x, const struct rec *r)
 static int expand_member(struct expansion *x, const char *member)
 {
 	char key[KEY_MAX + 1];
-	size_t n = canon_mailbox(member, strlen(member), key);
+	size_t n = users_key_mailbox(member, strlen(member), key);
 	struct rec r;
 	int rc;
 
@@ -1232,7 +1065,7 @@ static int expand_member(struct expansion *x, const char *member)
 		return expand_push(x, &r);
 	if (r.kind == USERS_FORWARD) {
 		const char *c = r.args, *target = arg_next(&c, r.end);
-		n = canon_mailbox(target, strlen(target), key);
+		n = users_key_mailbox(target, strlen(target), key);
 		if (n == 0)
 			return -2;
 		rc = seen_add(&x->seen, key, n);
@@ -1320,14 +1153,14 @@ static void query_parse(const char *q, struct query *out)
 	if (end - q >= 2 && q[0] == '<' && end[-1] == '>')
 		q++, end--;
 	n = (size_t)(end - q);
-	if (memchr(q, '@', n) != NULL && canon_mailbox(q, n, out->address) > 0)
+	if (memchr(q, '@', n) != NULL && users_key_mailbox(q, n, out->address) > 0)
 		return;
 	out->address[0] = '\0';
 	if (n > 0 && n <= ADDRESS_LOCAL_MAX) {
 		snprintf(path, sizeof path, "<%.*s@a>", (int)n, q);
 		if (address_parse(path, &a, &rest) == ADDRESS_OK && *rest == '\0' &&
 		    a.local_len == n)
-			out->local[canon_local(a.mailbox, n, out->local)] = '\0';
+			out->local[users_key_local(a.mailbox, n, out->local)] = '\0';
 	}
 	out->one_word = 1;
 	for (p = q; p < end;) {		/* the words, blanks between made one space */
@@ -1354,7 +1187,7 @@ static void query_parse(const char *q, struct query *out)
 
 static int local_is(const char *key, const char *local)
 {
-	size_t n = strlen(key), l = key_local_len(key, n);
+	size_t n = strlen(key), l = users_key_local_len(key, n);
 
 	return local[0] != '\0' && strlen(local) == l && memcmp(key, local, l) == 0;
 }
@@ -1608,7 +1441,7 @@ static void check_cdb_addresses(struct parse *p, unsigned long i, const char *ke
 	if (r->kind == USERS_ACCEPT)
 		return;
 	while ((a = arg_next(&c, r->end)) != NULL) {
-		if (canon_mailbox(a, strlen(a), canon) == 0) {
+		if (users_key_mailbox(a, strlen(a), canon) == 0) {
 			parse_error(p, 0, "record %lu: bad address \"%s\" in \"%s\"",
 				    i, show(s, sizeof s, a, strlen(a)), key);
 			return;
@@ -1620,7 +1453,7 @@ static void check_cdb_addresses(struct parse *p, unsigned long i, const char *ke
  * or the name word)? */
 static int list_fits(const char *k, size_t kn, const struct rec *r)
 {
-	size_t n = strlen(r->key), l = key_local_len(r->key, n);
+	size_t n = strlen(r->key), l = users_key_local_len(r->key, n);
 	const char *c = r->args, *name, *w;
 
 	if (k[0] == 'l')
@@ -1679,8 +1512,8 @@ static void check_cdb_record(struct parse *p, const struct users *u, unsigned lo
 	if (kn == USERS_CDB_MAGIC_LEN && memcmp(k, USERS_CDB_MAGIC, kn) == 0)
 		return;
 	if (kn > 1 && k[0] == 'a') {
-		size_t n = k[1] == '@' ? canon_catchall(k + 1, kn - 1, canon)
-				       : canon_mailbox(k + 1, kn - 1, canon);
+		size_t n = k[1] == '@' ? users_key_catchall(k + 1, kn - 1, canon)
+				       : users_key_mailbox(k + 1, kn - 1, canon);
 		if (n != kn - 1 || memcmp(canon, k + 1, n) != 0)
 			parse_error(p, 0, "record %lu: key \"%s\" is not a canonical address",
 				    i, show(s, sizeof s, k + 1, kn - 1));
@@ -1791,7 +1624,7 @@ static size_t record_secondary(const char *buf, const struct rec *r, uint32_t po
 	if (r->key[0] != '@') {
 		if (sec != NULL)
 			sec[count] = (struct secondary){(uint32_t)(r->key - buf), pos,
-				(uint16_t)key_local_len(r->key, strlen(r->key)), 'l'};
+				(uint16_t)users_key_local_len(r->key, strlen(r->key)), 'l'};
 		count++;
 	}
 	if (r->kind != USERS_ACCEPT || (name = arg_next(&c, r->end)) == NULL)
