@@ -10,6 +10,7 @@
 #include <cdb.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "users.h"
@@ -41,6 +42,22 @@ struct rec {
 	const char *key;	/* canonical, NUL-terminated */
 	const char *args;	/* NUL-terminated strings... */
 	const char *end;	/* ...up to here */
+};
+
+/* A table being read (opened, or checked by users_check): where its errors
+ * go, and how many there were. */
+struct parse {
+	const char *path;
+	FILE *report;		/* every error here, or NULL */
+	int all;		/* find every error (else stop at the first) */
+	char *err;		/* the first error, if not NULL */
+	size_t errsize;
+	int errors;
+	struct users *u;
+	struct line_of {	/* records in file order, for line numbers */
+		uint32_t off, line;
+	} *lines;
+	size_t nlines;
 };
 
 /* ---------------------------------------------------------------------
@@ -83,6 +100,23 @@ static inline const char *arg_next(const char **cursor, const char *end)
 	return s;
 }
 
+/* Is the line at p a record of the text form? */
+static inline int is_text_rec(const char *p)
+{
+	int k = *p & KIND_MASK;
+	return *p != '\0' && *p != '\n' && k >= USERS_ACCEPT && k <= USERS_GROUP;
+}
+
+/* ---------------------------------------------------------------------
+ * users.c: the errors of a table being read
+ */
+
+/* Untrusted text s (n bytes) for a message, into out. */
+const char *users_show(char *out, size_t outsize, const char *s, size_t n);
+/* One error: "file:line: reason", or "file: reason" when line is 0. */
+__attribute__((format(printf, 3, 4)))
+void users_parse_error(struct parse *p, unsigned long line, const char *fmt, ...);
+
 /* ---------------------------------------------------------------------
  * users_key.c: canonical keys
  */
@@ -91,5 +125,18 @@ size_t users_key_local(const char *s, size_t n, char *out);
 size_t users_key_mailbox(const char *s, size_t n, char *out);
 size_t users_key_catchall(const char *s, size_t n, char *out);
 size_t users_key_local_len(const char *key, size_t n);
+
+
+/* ---------------------------------------------------------------------
+ * users_text.c: the text form
+ */
+
+/* Read and parse the text form (size bytes at fd) into u: 0, or -1 with
+ * the errors reported through p. */
+int users_text_open(struct users *u, int fd, size_t size, struct parse *p);
+/* The record with canonical key (n bytes), or NULL. */
+const char *users_text_find(const struct users *u, const char *key, size_t n);
+/* The entry of the record at p. */
+void users_text_rec(const char *p, struct rec *r);
 
 #endif
