@@ -139,4 +139,37 @@ const char *users_text_find(const struct users *u, const char *key, size_t n);
 /* The entry of the record at p. */
 void users_text_rec(const char *p, struct rec *r);
 
+/* ---------------------------------------------------------------------
+ * users_cdb.c: the compiled form, read
+ */
+
+/* A secondary list of the cdb: the positions of 'a' records, 4 bytes
+ * each, in table order. */
+struct plist {
+	const unsigned char *p;
+	size_t n;
+};
+
+static inline uint32_t plist_at(const struct plist *l, size_t i)
+{
+	return cdb_unpack(l->p + 4 * i);
+}
+
+/* Is fd a table of the cdb form?  1 yes (u holds the mapping), 0 no (read
+ * it as text), -1 it cannot be used (reason reported through p). */
+int users_cdb_open(struct users *u, int fd, struct parse *p);
+/* The record of type t for s (n bytes): 1 found (value in *v, *vn), 0
+ * not, -1 a damaged file. */
+int users_cdb_get(const struct users *u, char t, const char *s, size_t n,
+		  const char **v, size_t *vn);
+/* Is the value of an 'a' record (n bytes) well formed?  Fills r but its key. */
+int users_cdb_value(const char *v, size_t n, struct rec *r);
+/* The list of type t ('l' or 'n') for s, empty if none: 0, or -1 if damaged. */
+int users_cdb_list(const struct users *u, char t, const char *s, struct plist *l);
+/* The entry whose 'a' record is at pos, its key copied into key[KEY_MAX +
+ * 1]: 0, or -1 if there is no such record. */
+int users_cdb_at(const struct users *u, uint32_t pos, struct rec *r, char *key);
+/* users_check of a cdb: every record, errors reported through p. */
+void users_cdb_check(struct parse *p, const struct users *u);
+
 #endif
