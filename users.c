@@ -1,9 +1,9 @@
 /*
  * users.c: the recipients table of --users.  It owns the table's two forms
- * and every rule about them: looking a recipient up, expanding groups,
- * searching for VRFY; users_text.c reads and checks the text form,
- * users_cdb.c the cdb form, users_compile.c writes the cdb form.  Nothing
- * here speaks SMTP; session.c turns kinds into replies.
+ * and every rule about them: looking a recipient up, searching for VRFY;
+ * users_text.c reads and checks the text form, users_cdb.c the cdb form,
+ * users_compile.c writes the cdb form, users_expand.c expands groups.
+ * Nothing here speaks SMTP; session.c turns kinds into replies.
  */
 #include <cdb.h>
 #include <errno.h>
@@ -75,8 +75,8 @@ void users_parse_error(struct parse *p, unsigned long line, const char *fmt, ...
 
 /* The entry with canonical key (n bytes, NUL-terminated, which r->key
  * may point to): 1 found, 0 not, -1 the table cannot be read. */
-static int rec_get(const struct users *u, const char *key, size_t n,
-		   struct rec *r)
+int users_rec_get(const struct users *u, const char *key, size_t n,
+		  struct rec *r)
 {
 	const char *v;
 	size_t vn;
@@ -215,7 +215,7 @@ enum users_kind users_lookup(const struct users *u, const char *mailbox,
 
 	if (n == 0)
 		return USERS_UNKNOWN;
-	rc = rec_get(u, key, n, &r);
+	rc = users_rec_get(u, key, n, &r);
 	local = users_key_local_len(key, n);
 	if (rc == 0 && delimiter != NULL && *delimiter != '\0' && key[0] != '"') {
 		size_t i = 1;
@@ -224,191 +224,15 @@ enum users_kind users_lookup(const struct users *u, const char *mailbox,
 		if (i < local) {
 			memcpy(cut, key, i);
 			memcpy(cut + i, key + local, n - local + 1);
-			rc = rec_get(u, cut, i + n - local, &r);
+			rc = users_rec_get(u, cut, i + n - local, &r);
 		}
 	}
 	if (rc == 0)
-		rc = rec_get(u, key + local, n - local, &r);
+		rc = users_rec_get(u, key + local, n - local, &r);
 	if (rc <= 0)
 		return rc < 0 ? USERS_ERROR : USERS_UNKNOWN;
 	fill_entry(&r, mailbox, e);
 	return e->kind;
-}
-
-/* The addresses seen while expanding a group: their canonical keys in one
- * arena, indexed by an open-addressing table of offsets + 1. */
-struct seen {
-	char *arena;
-	size_t used, cap;
-	uint32_t *slot;
-	size_t mask, count;
-};
-
-static int seen_grow(struct seen *s)
-{
-	size_t slots = s->slot != NULL ? (s->mask + 1) * 2 : 64;
-	uint32_t *t = calloc(slots, sizeof *t);
-
-	if (t == NULL)
-		return -1;
-	for (size_t i = 0; s->slot != NULL && i <= s->mask; i++) {
-		if (s->slot[i] != 0) {
-			const char *k = s->arena + s->slot[i] - 1;
-			size_t j = hash_key(k, strlen(k)) & (slots - 1);
-			while (t[j] != 0)
-				j = (j + 1) & (slots - 1);
-			t[j] = s->slot[i];
-		}
-	}
-	free(s->slot);
-	s->slot = t;
-	s->mask = slots - 1;
-	return 0;
-}
-
-/* 1 if key is new (now remembered), 0 if seen before, -1 out of memory. */
-static int seen_add(struct seen *s, const char *key, size_t n)
-{
-	size_t i;
-
-	if ((s->slot == NULL || 2 * (s->count + 1) > s->mask + 1) && seen_grow(s) < 0)
-		return -1;
-	for (i = hash_key(key, n) & s->mask; s->slot[i] != 0; i = (i + 1) & s->mask) {
-		const char *k = s->arena + s->slot[i] - 1;
-		if (memcmp(k, key, n) == 0 && k[n] == '\0')
-			return 0;
-	}
-	if (s->used + n + 1 > s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 4096;
-		char *a;
-		while (cap < s->used + n + 1)
-			cap *= 2;
-		if (cap >= UINT32_MAX || (a = realloc(s->arena, cap)) == NULL)
-			return -1;
-		s->arena = a;
-		s->cap = cap;
-	}
-	memcpy(s->arena + s->used, key, n + 1);
-	s->slot[i] = (uint32_t)(s->used + 1);
-	s->used += n + 1;
-	s->count++;
-	return 1;
-}
-
-struct expansion {
-	const struct users *u;
-	int (*add)(void *ctx, const char *mailbox);
-	void *ctx;
-	int count;
-	struct seen seen;
-	struct xframe {
-		const char *next, *end;
-	} *stack;
-	size_t depth, cap;
-};
-
-static int expand_add(struct expansion *x, const char *mailbox)
-{
-	if (x->add(x->ctx, mailbox) < 0)
-		return -1;
-	x->count++;
-	return 0;
-}
-
-static int expand_push(struct expansion *x, const struct rec *r)
-{
-	if (x->depth == x->cap) {
-		size_t cap = x->cap ? x->cap * 2 : 16;
-		struct xframe *s = realloc(x->stack, cap * sizeof *s);
-		if (s == NULL)
-			return -2;
-		x->stack = s;
-		x->cap = cap;
-	}
-	x->stack[x->depth++] = (struct xframe){r->args, r->end};
-	return 0;
-}
-
-/* One member: 0, -1 stopped by add(), -2 the table cannot be read. */
-static int expand_member(struct expansion *x, const char *member)
-{
-	char key[KEY_MAX + 1];
-	size_t n = users_key_mailbox(member, strlen(member), key);
-	struct rec r;
-	int rc;
-
-	if (n == 0)
-		return -2;		/* only a damaged cdb has such a member */
-	rc = seen_add(&x->seen, key, n);
-	if (rc <= 0)
-		return rc < 0 ? -2 : 0;
-	rc = rec_get(x->u, key, n, &r);
-	if (rc < 0)
-		return -2;
-	if (rc == 0 || r.kind == USERS_ACCEPT)
-		return expand_add(x, member);
-	if (r.kind == USERS_GROUP)
-		return expand_push(x, &r);
-	if (r.kind == USERS_FORWARD) {
-		const char *c = r.args, *target = arg_next(&c, r.end);
-		n = users_key_mailbox(target, strlen(target), key);
-		if (n == 0)
-			return -2;
-		rc = seen_add(&x->seen, key, n);
-		if (rc <= 0)
-			return rc < 0 ? -2 : 0;
-		return expand_add(x, target);
-	}
-	return 0;			/* moved: refused when the table was read */
-}
-
-static int expand_group(struct expansion *x, const char *key)
-{
-	size_t n = strlen(key);
-	struct rec r;
-	int rc = seen_add(&x->seen, key, n);
-
-	if (rc < 0)
-		return -2;
-	rc = rec_get(x->u, key, n, &r);
-	if (rc <= 0 || r.kind != USERS_GROUP)
-		return rc < 0 ? -2 : 0;
-	rc = expand_push(x, &r);
-	while (x->depth > 0 && rc == 0) {
-		struct xframe *top = &x->stack[x->depth - 1];
-		const char *m = arg_next(&top->next, top->end);
-		if (m == NULL)
-			x->depth--;
-		else
-			rc = expand_member(x, m);
-	}
-	return rc;
-}
-
-int users_expand(const struct users *u, const struct users_entry *e,
-		 int (*add)(void *ctx, const char *mailbox), void *ctx)
-{
-	struct expansion x = {.u = u, .add = add, .ctx = ctx};
-	int rc;
-
-	switch (e->kind) {
-	case USERS_ACCEPT:
-		rc = expand_add(&x, e->mailbox[0] != '\0' ? e->mailbox : e->address);
-		break;
-	case USERS_FORWARD:
-		rc = expand_add(&x, e->target);
-		break;
-	case USERS_GROUP:
-		rc = expand_group(&x, e->address);
-		free(x.seen.arena);
-		free(x.seen.slot);
-		free(x.stack);
-		break;
-	default:
-		rc = 0;
-		break;
-	}
-	return rc < 0 ? rc : x.count;
 }
 
 /* ---------------------------------------------------------------------
@@ -646,7 +470,7 @@ int users_search(const struct users *u, const char *query, unsigned max,
 
 	query_parse(query, &q);
 	if (q.address[0] != '\0') {
-		int rc = rec_get(u, q.address, strlen(q.address), &r);
+		int rc = users_rec_get(u, q.address, strlen(q.address), &r);
 		if (rc > 0)
 			hit(&h, &r);
 		return rc < 0 ? -1 : h.count;

@@ -108,8 +108,13 @@ static inline int is_text_rec(const char *p)
 }
 
 /* ---------------------------------------------------------------------
- * users.c: the errors of a table being read
+ * users.c: entries of either form, the errors of a table being read
  */
+
+/* The entry with canonical key (n bytes, NUL-terminated, which r->key
+ * may point to): 1 found, 0 not, -1 the table cannot be read. */
+int users_rec_get(const struct users *u, const char *key, size_t n,
+		  struct rec *r);
 
 /* Untrusted text s (n bytes) for a message, into out. */
 const char *users_show(char *out, size_t outsize, const char *s, size_t n);
