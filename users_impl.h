@@ -115,6 +115,9 @@ static inline int is_text_rec(const char *p)
  * may point to): 1 found, 0 not, -1 the table cannot be read. */
 int users_rec_get(const struct users *u, const char *key, size_t n,
 		  struct rec *r);
+/* The users_entry of r, its mailbox field set to mailbox. */
+void users_fill_entry(const struct rec *r, const char *mailbox,
+		      struct users_entry *e);
 
 /* Untrusted text s (n bytes) for a message, into out. */
 const char *users_show(char *out, size_t outsize, const char *s, size_t n);
