@@ -1,17 +1,24 @@
 /*
- * users.c: the recipients table of --users.  It owns the table's two forms
- * and every rule about them: looking a recipient up; users_text.c reads
- * and checks the text form, users_cdb.c the cdb form, users_compile.c
- * writes the cdb form, users_expand.c expands groups, users_search.c
- * searches for VRFY.  Nothing here speaks SMTP; session.c turns kinds into
- * replies.
+ * users.c: the recipients table of --users as smtpd.c and session.c see
+ * it (users.h): opening a table in whichever form its file is in, looking
+ * a recipient up, checking a table; and what the other files of the table
+ * share: an entry read from either form, the errors of a table being read.
+ * Nothing here speaks SMTP; session.c turns kinds into replies.
+ *
+ * The table's other files, one job each (users_impl.h holds what they
+ * share, and only they include it):
+ *   users_key.c      canonical keys: when two addresses are one entry
+ *   users_text.c     the text form: its rules, parsing, checking, index
+ *   users_cdb.c      the cdb form: its records, reading and checking them
+ *   users_compile.c  --compile-users: the cdb form written from the text
+ *   users_expand.c   users_expand: the addresses an entry's mail goes to
+ *   users_search.c   users_search: VRFY
  */
 #include <cdb.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdarg.h>
-#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -126,7 +133,6 @@ void users_fill_entry(const struct rec *r, const char *mailbox,
  * Opening
  */
 
-/* Open path into a new table, reporting through p. */
 static int is_cdb_name(const char *path)
 {
 	size_t n = strlen(path);
@@ -134,6 +140,7 @@ static int is_cdb_name(const char *path)
 	return n > 4 && strcmp(path + n - 4, ".cdb") == 0;
 }
 
+/* Open path into a new table, reporting through p. */
 static struct users *open_table(struct parse *p)
 {
 	struct users *u = calloc(1, sizeof *u);

@@ -22,7 +22,9 @@
  * share a local part.  A name of several words is found through its rarest
  * word's list.
  */
+#include <cdb.h>
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "users_impl.h"

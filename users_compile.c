@@ -4,9 +4,12 @@
  * file next to it, then renamed over FILE.cdb, so that a connection
  * opening the table finds the old cdb or the new one, never part of one.
  */
+#include <cdb.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>

@@ -5,6 +5,7 @@
  * among those of the text form (users_text.c), which refuses loops and
  * moved members before any expansion runs.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,8 +1,9 @@
 /*
- * users_impl.h: what the files of the users table share and nothing else
- * sees (users.h is all that session.c and smtpd.c get): the table in
- * memory, one entry as either form holds it, and the small helpers each
- * file inlines.
+ * users_impl.h: what the files of the users table (listed in users.c)
+ * share and nothing else sees (users.h is all that smtpd.c, session.c and
+ * the tests get): the table in memory, one entry as either form holds it,
+ * a table being read, the small helpers each file inlines, and what each
+ * file lends the others.
  */
 #ifndef USERS_IMPL_H
 #define USERS_IMPL_H
@@ -129,11 +130,16 @@ void users_parse_error(struct parse *p, unsigned long line, const char *fmt, ...
  * users_key.c: canonical keys
  */
 
-size_t users_key_local(const char *s, size_t n, char *out);
+/* The key of "local@domain" (n bytes, no angle brackets) into
+ * out[KEY_MAX + 1]: its length, or 0 when s is not such an address. */
 size_t users_key_mailbox(const char *s, size_t n, char *out);
+/* The key of "@domain": its length, or 0. */
 size_t users_key_catchall(const char *s, size_t n, char *out);
+/* The canonical form of a local part that address_parse accepted, into
+ * out: its length, never more than n. */
+size_t users_key_local(const char *s, size_t n, char *out);
+/* The length of a key's local part. */
 size_t users_key_local_len(const char *key, size_t n);
-
 
 /* ---------------------------------------------------------------------
  * users_text.c: the text form
@@ -170,7 +176,8 @@ int users_cdb_open(struct users *u, int fd, struct parse *p);
  * not, -1 a damaged file. */
 int users_cdb_get(const struct users *u, char t, const char *s, size_t n,
 		  const char **v, size_t *vn);
-/* Is the value of an 'a' record (n bytes) well formed?  Fills r but its key. */
+/* Is the value of an 'a' record (n bytes) well formed?  Fills all of r
+ * but its key. */
 int users_cdb_value(const char *v, size_t n, struct rec *r);
 /* The list of type t ('l' or 'n') for s, empty if none: 0, or -1 if damaged. */
 int users_cdb_list(const struct users *u, char t, const char *s, struct plist *l);

@@ -1,7 +1,7 @@
 /*
  * users_text.c: the text form of the table: reading it whole, parsing and
- * checking it line by line (every error users_check prints for a text
- * table comes from here), and the hash index it is looked up through.
+ * checking it line by line (the "file:line: reason" errors users_check
+ * prints), and the hash index it is looked up through.
  *
  * The rules of the text form (users.h shows the lines):
  *  - '#' at the start of a field begins a comment, so "a#b@d" is still an
@@ -47,6 +47,8 @@
  * not entries start with a NUL byte.
  */
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
