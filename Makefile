@@ -35,7 +35,7 @@ LIB = session reply store input address log fdio listen
 # The users table (issue 3) links tinycdb statically: one more shared
 # library would cost every connection its loading.
 ifneq ($(wildcard users.c),)
-LIB += users
+LIB += users users_key users_text users_cdb users_compile users_expand users_search
 CDB_CFLAGS := $(shell pkg-config --cflags libcdb 2>/dev/null)
 CDB_LIBS := -l:libcdb.a
 endif

@@ -18,7 +18,7 @@
  * SMTPUTF8).  Keys compare case-insensitively, local part and domain both,
  * and a quoted local part equals its unquoted form ("al"@d is al@d).  A
  * full name is printable ASCII or valid UTF-8, without '<' or '>'.  Lines
- * are at most USERS_LINE_MAX bytes.  See users.c for every rule.
+ * are at most USERS_LINE_MAX bytes.  See users_text.c for every rule.
  */
 #ifndef USERS_H
 #define USERS_H

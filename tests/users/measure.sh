@@ -1,7 +1,7 @@
 #!/bin/bash
 # measure.sh [N]: time and instructions (callgrind) to open a users table
 # of N entries (default 1,000,000) and look up one address, text form vs
-# cdb form.  Needs the objects of `make` (users.o, address.o) and
+# cdb form.  Needs the objects of `make` (users*.o, address.o) and
 # valgrind.  Not run by `make check`: it takes a minute and a few hundred
 # megabytes of /tmp.
 set -eu
@@ -12,7 +12,7 @@ trap 'rm -rf "$T"' EXIT
 make -s -C "$SRC" smtpd
 # shellcheck disable=SC2046 # pkg-config prints several words, or none
 cc -O2 -g -I"$SRC" $(pkg-config --cflags libcdb) -o "$T/measure" "$SRC/tests/users/measure.c" \
-	"$SRC/users.o" "$SRC/address.o" -l:libcdb.a
+	"$SRC"/users*.o "$SRC/address.o" -l:libcdb.a
 
 # N entries: accept with a name, one in 10 a forward, one in 100 a group
 # of 10 members; 1000 domains.
