@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/mman.h>
 #include <time.h>
 
 #include "session.h"
@@ -713,24 +712,6 @@ static size_t data_feed(struct session *s, const char *p, size_t n)
 	return i;
 }
 
-/*
- * The output buffer is mapped with every page present: a session's memory
- * is then the same whatever the size of its messages (a small one would
- * otherwise touch a few pages of it, a large one all).  Populating it is
- * one system call, but 64 pages to fault in (about 220 us on a VM where a
- * fault is slow); only sessions that send mail pay it.
- */
-static int data_buffer(struct data *d)
-{
-	void *p = mmap(NULL, DATA_OBUF, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-
-	if (p == MAP_FAILED)
-		return -1;
-	d->obuf = p;
-	return 0;
-}
-
 static void data_init(struct data *d)
 {
 	d->st = D_BOL;
@@ -935,15 +916,6 @@ static void cmd_data(struct session *s, char *arg)
 		return;
 	}
 	s->msg.id[0] = '\0';
-	if (s->data.obuf == NULL && data_buffer(&s->data) < 0) {
-		log_line(&s->cfg->log, LOG_ERR, "no memory for the message buffer: %s",
-			 strerror(errno));
-		refuse(s, R_STORE_IO, NULL);
-		transaction_reset(s);
-		if (s->state != S_DONE && input_waiting(s))
-			close_with(s, R_BAD_PIPELINING);
-		return;
-	}
 	data_init(&s->data);
 	e = store_open(s->store, &s->msg);
 	if (e != STORE_OK) {
@@ -1339,7 +1311,6 @@ int session_init(struct session *s, const struct config *cfg,
 	s->msg.fd = -1;
 	s->data.olen = 0;
 	s->data.error = -1;
-	s->data.obuf = NULL;
 	reply_init(&s->out, io);
 	input_init(&s->in, io, &s->out);
 	return 0;
@@ -1351,10 +1322,6 @@ void session_free(struct session *s)
 	if (s->rcpts != NULL) {		/* a session without mail never had one */
 		free(s->rcpts);
 		s->rcpts = NULL;
-	}
-	if (s->data.obuf != NULL) {
-		munmap(s->data.obuf, DATA_OBUF);
-		s->data.obuf = NULL;
 	}
 }
 

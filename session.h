@@ -20,6 +20,9 @@ enum session_state {
 	S_DONE		/* QUIT, or smtpd is closing the connection */
 };
 
+/* store.c gathers these into larger writes for a large message. */
+#define DATA_OBUF 32768
+
 /* The DATA byte machine's states (session.c has one comment per state). */
 enum data_state {
 	D_BOL,		/* at the start of a line: after CRLF, or of the message */
@@ -39,13 +42,8 @@ struct data {
 	unsigned long long size;	/* message octets as RFC 1870 counts them */
 	int error;			/* a reply id once refused, else -1 */
 	size_t olen;
-	char *obuf;			/* DATA_OBUF bytes on their way to the
-					 * file; mapped at the first DATA */
+	char obuf[DATA_OBUF];		/* bytes on their way to the file */
 };
-
-/* Writes to the page cache cost per call far more than per byte: 256 KiB
- * at a time stores a large message about twice as fast as 32 KiB. */
-#define DATA_OBUF (256 * 1024)
 
 struct session {
 	const struct config *cfg;

@@ -146,6 +146,8 @@ enum store_err store_open(struct store *st, struct store_msg *msg)
 	if (n < 0 || (size_t)n >= sizeof msg->name)
 		return STORE_IO;
 	msg->written = msg->flushing = 0;
+	msg->batch[0] = msg->batch[1] = -1;
+	msg->batched = 0;
 	msg->fd = openat(st->tmp_fd, msg->name,
 			 O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (msg->fd < 0)
@@ -185,12 +187,11 @@ static enum store_err write_behind(struct store_msg *msg)
 	return STORE_OK;
 }
 
-enum store_err store_write(struct store_msg *msg, const void *buf, size_t n)
+/* All of buf to fd, however many calls it takes. */
+static enum store_err write_all(int fd, const char *p, size_t n)
 {
-	const char *p = buf;
-
 	while (n > 0) {
-		ssize_t w = write(msg->fd, p, n);
+		ssize_t w = write(fd, p, n);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
@@ -200,15 +201,98 @@ enum store_err store_write(struct store_msg *msg, const void *buf, size_t n)
 			return STORE_NOSPACE;
 		p += w;
 		n -= (size_t)w;
+	}
+	return STORE_OK;
+}
+
+/*
+ * Large messages: the file is written STORE_BATCH bytes at a time, since a
+ * write to the page cache costs per call far more than per byte (make
+ * bench, one 50 MiB message: written 32 KiB at a time, 0.6 of cat's speed;
+ * in 256 KiB batches through a pipe, 0.8).  A 256 KiB buffer of our own
+ * would do better still (1.0-1.4), but it is memory that either grows
+ * with the message or must be faulted in by every session that sends mail
+ * (64 page faults, a tenth of a small message's time on a slow VM).  So
+ * the session's 32 KiB pieces gather in a pipe, which is the kernel's
+ * memory, and splice(2) moves each batch into the file in one write.  A
+ * message smaller than a batch never opens the pipe.
+ */
+static enum store_err batch_drain(struct store_msg *msg)
+{
+	while (msg->batched > 0) {
+		ssize_t w = splice(msg->batch[0], NULL, msg->fd, NULL,
+				   msg->batched, SPLICE_F_MOVE);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return store_err_from_errno(errno);
+		}
+		if (w == 0)
+			return STORE_NOSPACE;
+		msg->batched -= (size_t)w;
 		msg->written += w;
 	}
 	return write_behind(msg);
+}
+
+static void batch_close(struct store_msg *msg)
+{
+	if (msg->batch[0] >= 0) {
+		close(msg->batch[0]);
+		close(msg->batch[1]);
+	}
+	msg->batch[0] = msg->batch[1] = -1;
+	msg->batched = 0;
+}
+
+/* Open the pipe, or mark the message as written straight to the file
+ * (batch[0] == -2) where a pipe cannot hold two batches. */
+static void batch_open(struct store_msg *msg)
+{
+	if (pipe2(msg->batch, O_CLOEXEC) < 0) {
+		msg->batch[0] = -2;
+		msg->batch[1] = -1;
+		return;
+	}
+	if (fcntl(msg->batch[1], F_SETPIPE_SZ, (int)(2 * STORE_BATCH)) <
+	    (int)(2 * STORE_BATCH)) {
+		batch_close(msg);
+		msg->batch[0] = -2;
+	}
+}
+
+enum store_err store_write(struct store_msg *msg, const void *buf, size_t n)
+{
+	enum store_err e;
+
+	if (msg->batch[0] == -1 && (size_t)msg->written + n >= STORE_BATCH)
+		batch_open(msg);
+	if (msg->batch[0] < 0 || n > STORE_BATCH) {
+		if ((e = batch_drain(msg)) != STORE_OK ||
+		    (e = write_all(msg->fd, buf, n)) != STORE_OK)
+			return e;
+		msg->written += (off_t)n;
+		return write_behind(msg);
+	}
+	/* The pipe holds two batches and is drained at one: this fits. */
+	if (write_all(msg->batch[1], buf, n) != STORE_OK)
+		return STORE_IO;
+	msg->batched += n;
+	return msg->batched >= STORE_BATCH ? batch_drain(msg) : STORE_OK;
 }
 
 enum store_err store_commit(struct store *st, struct store_msg *msg)
 {
 	enum store_err err;
 
+	if (msg->batch[0] >= 0) {
+		err = batch_drain(msg);
+		batch_close(msg);
+		if (err != STORE_OK) {
+			store_abort(st, msg);
+			return err;
+		}
+	}
 	if (fsync(msg->fd) < 0)
 		goto fail;
 	/* close() can report a deferred write error (NFS); check it. */
@@ -238,6 +322,7 @@ void store_abort(struct store *st, struct store_msg *msg)
 {
 	if (msg->fd < 0)
 		return;
+	batch_close(msg);
 	close(msg->fd);
 	msg->fd = -1;
 	unlinkat(st->tmp_fd, msg->name, 0);

@@ -29,6 +29,9 @@ struct store_msg {
 	char id[64];		/* queue id: the name without the host */
 	off_t written;		/* bytes in the file */
 	off_t flushing;		/* bytes handed to writeback, -1: never */
+	int batch[2];		/* a pipe gathering writes, -1: none yet,
+				 * -2: none to be had (store.c) */
+	size_t batched;		/* bytes waiting in it */
 };
 
 /* Open (creating with mode 0700 where missing) DIR, DIR/tmp, DIR/new and
@@ -38,6 +41,9 @@ void store_close(struct store *st);
 
 /* Free bytes on the spool's filesystem for an unprivileged writer, or -1. */
 long long store_free_bytes(const struct store *st);
+
+/* A message that grows past this is written this much at a time. */
+#define STORE_BATCH ((size_t)256 << 10)
 
 enum store_err store_open(struct store *st, struct store_msg *msg);
 enum store_err store_write(struct store_msg *msg, const void *buf, size_t n);

@@ -421,9 +421,9 @@ END_TEST
 
 START_TEST(nul_after_a_long_line)
 {
-	/* More than the output buffer has been written to tmp/ already: the
-	 * NUL must still take the file away. */
-	const size_t n = 3 * DATA_OBUF;
+	/* Batches have been written to tmp/ already and more wait in the
+	 * pipe: the NUL must still take the file away. */
+	const size_t n = 3 * STORE_BATCH + 1000;
 	char *msg = malloc(n + 8);
 
 	ck_assert_ptr_nonnull(msg);
@@ -435,7 +435,7 @@ START_TEST(nul_after_a_long_line)
 END_TEST
 
 /*
- * A body that crosses the output buffer several times and mixes everything
+ * A body that crosses store.c's batch size twice and mixes everything
  * the whole-line fast path must hand back to the byte machine: stuffed
  * dots, bare CRs and LFs mid-line, a CR at the end of a line's text, empty
  * lines, and lines longer than a read.  The message and the body it must
@@ -494,7 +494,7 @@ START_TEST(mixed_lines_any_split)
 	size_t mlen, blen;
 
 	mixed_body(&msg, &mlen, &body, &blen);
-	ck_assert_uint_gt(blen, 2 * DATA_OBUF);
+	ck_assert_uint_gt(blen, 2 * STORE_BATCH);
 	context = "mixed lines";
 	accepted(msg, mlen, big_chunks[_i], body, blen);
 	free(msg);

@@ -1,7 +1,7 @@
 #!/bin/bash
 # t_faults.sh: storage faults injected with an LD_PRELOAD shim
 # (tests/fault/faultinject.c): for each step of a delivery (open, write,
-# write-behind, fsync, rename, fsync of new/, the message buffer) and each errno (ENOSPC, EDQUOT, EIO) the
+# write-behind, fsync, rename, fsync of new/, splice of a batch) and each errno (ENOSPC, EDQUOT, EIO) the
 # right 4xx, no partial or orphan file in tmp/ or new/, and the session
 # going on to store the next message intact.  The matrix itself is
 # tests/fault/faults.py.

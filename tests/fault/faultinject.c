@@ -8,17 +8,16 @@
  *   FAULT_SPOOL  the spool directory (required; the shim is inert without)
  *   FAULT_CALL   which step fails:
  *                  open      openat/open creating a message file
- *                  write     write to a message file
+ *                  write     write or splice into a message file (the
+ *                            log line of a splice ends in "splice")
  *                  fsync     fsync/fdatasync of a message file
  *                  rename    rename/renameat/renameat2 within the spool
  *                  dirfsync  fsync of a spool directory (new/)
  *                  writebehind  sync_file_range of a message file
- *                  bufmap    mmap of anonymous memory with MAP_POPULATE
- *                            (smtpd's message buffer, at the first DATA)
  *                  opendir   opening a spool directory (at start)
  *   FAULT_N      the Nth such call fails (1 = the first; default 1)
  *   FAULT_TIMES  how many calls fail from the Nth on (default 1; 0: all)
- *   FAULT_ERRNO  ENOSPC, EDQUOT, EIO, EFBIG, EACCES, EROFS, EINVAL, ENOMEM or a number
+ *   FAULT_ERRNO  ENOSPC, EDQUOT, EIO, EFBIG, EACCES, EROFS, EINVAL or a number
  *                (default EIO)
  *   FAULT_PARTIAL=1  for write: the first failing call writes half of
  *                its bytes and returns that count (a short write), and
@@ -39,19 +38,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <unistd.h>
 
 enum step { STEP_NONE, STEP_OPEN, STEP_WRITE, STEP_FSYNC, STEP_RENAME,
-	    STEP_DIRFSYNC, STEP_OPENDIR, STEP_WRITEBEHIND, STEP_BUFMAP,
-	    STEP_COUNT };
+	    STEP_DIRFSYNC, STEP_OPENDIR, STEP_WRITEBEHIND, STEP_COUNT };
 
 static const char *const step_names[STEP_COUNT] = {
 	"none", "open", "write", "fsync", "rename", "dirfsync", "opendir",
-	"writebehind", "bufmap"
+	"writebehind"
 };
 
 static struct {
@@ -70,7 +67,7 @@ static ssize_t (*real_write)(int, const void *, size_t);
 static int (*real_fsync)(int);
 static int (*real_fdatasync)(int);
 static int (*real_sync_file_range)(int, off_t, off_t, unsigned);
-static void *(*real_mmap)(void *, size_t, int, int, int, off_t);
+static ssize_t (*real_splice)(int, loff_t *, int, loff_t *, size_t, unsigned);
 static int (*real_openat)(int, const char *, int, ...);
 static int (*real_open)(const char *, int, ...);
 static int (*real_rename)(const char *, const char *);
@@ -94,7 +91,7 @@ static int errno_named(const char *s)
 	static const struct { const char *name; int value; } names[] = {
 		{"ENOSPC", ENOSPC}, {"EDQUOT", EDQUOT}, {"EIO", EIO},
 		{"EFBIG", EFBIG}, {"EACCES", EACCES}, {"EROFS", EROFS},
-		{"EINVAL", EINVAL}, {"ENOMEM", ENOMEM},
+		{"EINVAL", EINVAL},
 	};
 
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -113,7 +110,8 @@ __attribute__((constructor)) static void fi_init(void)
 	real_fsync = (int (*)(int))next("fsync");
 	real_fdatasync = (int (*)(int))next("fdatasync");
 	real_sync_file_range = (int (*)(int, off_t, off_t, unsigned))next("sync_file_range");
-	real_mmap = (void *(*)(void *, size_t, int, int, int, off_t))next("mmap");
+	real_splice = (ssize_t (*)(int, loff_t *, int, loff_t *, size_t, unsigned))
+		next("splice");
 	real_openat = (int (*)(int, const char *, int, ...))next("openat");
 	real_open = (int (*)(const char *, int, ...))next("open");
 	real_rename = (int (*)(const char *, const char *))next("rename");
@@ -180,6 +178,8 @@ static void at_path(int dirfd, const char *name, char *buf, size_t size)
 	snprintf(buf, size, "%s/%s", dir, name);
 }
 
+static const char *call_note = "";	/* " splice" while one is counted */
+
 static void log_call(enum step s, unsigned long nth, int failed)
 {
 	char line[128];
@@ -187,8 +187,8 @@ static void log_call(enum step s, unsigned long nth, int failed)
 
 	if (fi.log == NULL)
 		return;
-	len = snprintf(line, sizeof line, "%s %lu%s\n", step_names[s], nth,
-		       failed ? " FAIL" : "");
+	len = snprintf(line, sizeof line, "%s %lu%s%s\n", step_names[s], nth,
+		       failed ? " FAIL" : "", call_note);
 	fd = real_open(fi.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return;
@@ -211,30 +211,53 @@ static int must_fail(enum step s)
 	return fail;
 }
 
-ssize_t write(int fd, const void *buf, size_t n)
+/* A write of n bytes into fd: 0 to let it through, -1 to fail it (errno
+ * set), or 1 to let only *n (half) through. */
+static int write_fault(int fd, size_t *n)
 {
 	char path[PATH_MAX];
 	struct stat sb;
 
-	if (fi.ready) {
-		fd_path(fd, path, sizeof path);
-		if (in_spool(path) && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
-			if (fi.partial_pending) {
-				fi.partial_pending = 0;
-				errno = fi.err;
-				return -1;
-			}
-			if (must_fail(STEP_WRITE)) {
-				if (fi.partial && n > 1) {
-					fi.partial_pending = 1;
-					return real_write(fd, buf, n / 2);
-				}
-				errno = fi.err;
-				return -1;
-			}
-		}
+	if (!fi.ready)
+		return 0;
+	fd_path(fd, path, sizeof path);
+	if (!in_spool(path) || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode))
+		return 0;
+	if (fi.partial_pending) {
+		fi.partial_pending = 0;
+		errno = fi.err;
+		return -1;
 	}
+	if (!must_fail(STEP_WRITE))
+		return 0;
+	if (fi.partial && *n > 1) {
+		fi.partial_pending = 1;
+		*n /= 2;
+		return 1;
+	}
+	errno = fi.err;
+	return -1;
+}
+
+ssize_t write(int fd, const void *buf, size_t n)
+{
+	if (write_fault(fd, &n) < 0)
+		return -1;
 	return real_write(fd, buf, n);
+}
+
+/* store.c moves batches of a large message into the file with splice. */
+ssize_t splice(int in, loff_t *in_off, int out, loff_t *out_off, size_t n,
+	       unsigned flags)
+{
+	int f;
+
+	call_note = " splice";
+	f = write_fault(out, &n);
+	call_note = "";
+	if (f < 0)
+		return -1;
+	return real_splice(in, in_off, out, out_off, n, flags);
 }
 
 /* fsync of a message file, or of a spool directory. */
@@ -282,28 +305,6 @@ int sync_file_range(int fd, off_t off, off_t n, unsigned flags)
 		}
 	}
 	return real_sync_file_range(fd, off, n, flags);
-}
-
-/* Only smtpd's populated buffer counts: the loader and malloc map memory
- * through their own paths, and a file mapping is not ours to break. */
-void *mmap(void *addr, size_t n, int prot, int flags, int fd, off_t off)
-{
-	if ((flags & MAP_ANONYMOUS) && (flags & MAP_POPULATE) &&
-	    must_fail(STEP_BUFMAP)) {
-		errno = fi.err;
-		return MAP_FAILED;
-	}
-	/* A sanitizer preloaded before us maps memory before our
-	 * constructor has run: straight to the kernel then. */
-	if (real_mmap == NULL)
-		return (void *)syscall(SYS_mmap, addr, n, prot, flags, fd, off);
-	return real_mmap(addr, n, prot, flags, fd, off);
-}
-
-void *mmap64(void *addr, size_t n, int prot, int flags, int fd, off_t off);
-void *mmap64(void *addr, size_t n, int prot, int flags, int fd, off_t off)
-{
-	return mmap(addr, n, prot, flags, fd, off);
 }
 
 /* An open in the spool: a directory (O_DIRECTORY) or a file. */
