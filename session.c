@@ -349,9 +349,9 @@ static int envelope_has(const struct session *s, const char *mailbox)
 	return 0;
 }
 
-/* Add one address to the envelope; a repeat is spooled once.  The list is
- * allocated at the first recipient, at its full bound, so a session that
- * sends no mail never pays for it. */
+/* Add one address to the envelope; a repeat is spooled once.  Past
+ * RCPTS_INLINE, the list is allocated at the first recipient, at its full
+ * bound, so a session that sends no mail never pays for it. */
 static int envelope_add(struct session *s, const char *mailbox)
 {
 	if (envelope_has(s, mailbox))
@@ -359,7 +359,10 @@ static int envelope_add(struct session *s, const char *mailbox)
 	if (s->nrcpts >= s->cfg->max_recipients)
 		return 0;
 	if (s->rcpts == NULL) {
-		s->rcpts = malloc((size_t)s->cfg->max_recipients * sizeof *s->rcpts);
+		if (s->cfg->max_recipients <= RCPTS_INLINE)
+			s->rcpts = s->rcpt_inline;
+		else
+			s->rcpts = malloc((size_t)s->cfg->max_recipients * sizeof *s->rcpts);
 		if (s->rcpts == NULL)
 			return -1;
 	}
@@ -1319,10 +1322,9 @@ int session_init(struct session *s, const struct config *cfg,
 void session_free(struct session *s)
 {
 	store_abort(s->store, &s->msg);
-	if (s->rcpts != NULL) {		/* a session without mail never had one */
+	if (s->rcpts != s->rcpt_inline)	/* NULL: a session without mail */
 		free(s->rcpts);
-		s->rcpts = NULL;
-	}
+	s->rcpts = NULL;
 }
 
 static void log_disconnect(struct session *s)

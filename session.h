@@ -33,6 +33,9 @@ enum data_state {
 	D_END		/* CRLF.CRLF seen */
 };
 
+/* Recipients held in the session itself; more than this are allocated. */
+#define RCPTS_INLINE 100
+
 struct data {
 	enum data_state st;
 	int in_headers;			/* before the first empty line */
@@ -66,6 +69,10 @@ struct session {
 	struct reply out;
 	struct input in;
 	struct data data;
+	/* Where rcpts points for up to RCPTS_INLINE recipients (the default
+	 * bound): a message then asks malloc for nothing, which spares each
+	 * mail session the heap's start-up (getrandom, two brk and a fault). */
+	char rcpt_inline[RCPTS_INLINE][ADDRESS_MAX + 1];
 };
 
 /* Set up a session; returns 0, or -1 if memory is short. */

@@ -138,6 +138,50 @@ START_TEST(default_max_recipients_is_100)
 }
 END_TEST
 
+START_TEST(max_recipients_past_the_inline_list)
+{
+	/* Up to RCPTS_INLINE recipients live in the session; a higher bound
+	 * allocates the list, and two transactions of a session share it. */
+	struct test_run r = {0};
+	struct text in = {0}, want = {0};
+	char line[64];
+
+	own_config(&r);
+	r.cfg.max_recipients = RCPTS_INLINE + 50;
+	adds(&in, "EHLO c\r\n");
+	adds(&want, GREETING EHLO_REPLY);
+	for (int m = 0; m < 2; m++) {
+		adds(&in, "MAIL FROM:<a@x.example>\r\n");
+		adds(&want, "250 2.1.0 OK\r\n");
+		for (int i = 1; i <= RCPTS_INLINE + 51; i++) {
+			snprintf(line, sizeof line, "RCPT TO:<m%dr%d@example.org>\r\n", m, i);
+			adds(&in, line);
+			adds(&want, i <= RCPTS_INLINE + 50 ? "250 2.1.5 OK\r\n"
+							   : "452 4.5.3 Too many recipients\r\n");
+		}
+		adds(&in, "DATA\r\nx\r\n.\r\n");
+		adds(&want, GO QUEUED);
+	}
+	adds(&in, "QUIT\r\n");
+	adds(&want, BYE);
+	test_keep(&r, in.p);
+	test_keep(&r, want.p);
+	test_session(&r, in.p, in.len, 0);
+	expect(&r, want.p);
+	for (int m = 0; m < 2; m++) {
+		const char *file = test_queued(&r, m, NULL);
+		snprintf(line, sizeof line, "X-Original-To: <m%dr1@example.org>\n", m);
+		ck_assert_ptr_nonnull(strstr(file, line));
+		snprintf(line, sizeof line, "X-Original-To: <m%dr%d@example.org>\n", m, RCPTS_INLINE + 50);
+		ck_assert_ptr_nonnull(strstr(file, line));
+		snprintf(line, sizeof line, "<m%dr%d@", m, RCPTS_INLINE + 51);
+		ck_assert_ptr_null(strstr(file, line));
+		ck_assert_ptr_null(strstr(file, m == 0 ? "<m1r" : "<m0r"));
+	}
+	test_cleanup(&r);
+}
+END_TEST
+
 /* ---- message size ---- */
 
 START_TEST(declared_size_over_max)
@@ -743,6 +787,7 @@ Suite *limits_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, max_recipients);
 	tcase_add_test(tc, default_max_recipients_is_100);
+	tcase_add_test(tc, max_recipients_past_the_inline_list);
 	tcase_add_test(tc, declared_size_over_max);
 	tcase_add_test(tc, size_over_max_during_data);
 	tcase_add_test(tc, oversized_message_dropped_at_once);
