@@ -11,6 +11,7 @@
 #   BENCH_CONNECTIONS=300   connections per connections/s figure
 #   BENCH_SPAWNS=200        execs per exec-to-exit wall time figure
 #   BENCH_MESSAGES=300      messages per figure, one per connection
+#   BENCH_BLOCKS=6          turns those are timed in (one per connection)
 #   BENCH_PIPELINED=1000    messages per figure, 100 per connection
 #   BENCH_K=10              further messages for instructions per message
 #   BENCH_BIG_MIB=50        size of the throughput message
@@ -74,7 +75,13 @@ T0=$EPOCHREALTIME
 declare -A V M P C LAST
 
 [ -x "$SMTPD" ] || { echo "bench: $SMTPD not built (make)"; exit 1; }
-rm -rf "$WORK" && mkdir -p "$WORK"/bin "$WORK"/cg "$WORK"/in "$WORK"/log || exit 1
+# The last run's directory is removed at the end of this one, after the
+# timed parts, like the delivered files (see spool_stash).
+OLD_WORK=
+if [ -e "$WORK" ]; then
+	OLD_WORK=$(mktemp -d "$WORK.old.XXXXXX") && mv "$WORK" "$OLD_WORK/" || exit 1
+fi
+mkdir -p "$WORK"/bin "$WORK"/cg "$WORK"/in "$WORK"/log || exit 1
 chmod 755 "$WORK" && chmod 1777 "$WORK/cg"	# Exim writes its profile as its own user
 RESULTS=$WORK/results.txt
 : >"$RESULTS"
@@ -87,6 +94,7 @@ PIDS=()
 cleanup() {
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	rm -rf "$WORK/stash" ${OLD_WORK:+"$OLD_WORK"}
 }
 trap cleanup EXIT
 
@@ -785,7 +793,6 @@ if [ -f "$(ls "$WORK"/cg/smtpd_conn.out.* 2>/dev/null | head -n1)" ]; then
 	done
 	out "(callgrind_annotate output: $WORK/cg/*.annotate.txt)"
 fi
-rm -rf "$WORK/stash"
 out ""
 out "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 out "bench took $(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.0f", b - a}') s; this table: $RESULTS"
