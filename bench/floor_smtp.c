@@ -9,27 +9,12 @@
  *
  * Usage: floor_smtp [--spool] SPOOL [ignored...]
  */
-#include <fcntl.h>
-#include <stdio.h>
-#include <string.h>
 #include <strings.h>
-#include <sys/time.h>
-#include <unistd.h>
+
+#include "durable.h"
 
 static char in[65536], out[4096], body[1 << 20];
 static size_t in_len, in_off, out_len;
-
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 static void reply(const char *s)
 {
@@ -70,29 +55,6 @@ static char *next_line(size_t *len)
 	}
 }
 
-static int store(const char *spool, const char *p, size_t n)
-{
-	char tmpname[4200], newname[4200];
-	struct timeval tv;
-	int fd, dir;
-
-	gettimeofday(&tv, NULL);
-	if (snprintf(tmpname, sizeof tmpname, "%s/tmp/%lld.M%06ldP%ld.floor", spool,
-		     (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid()) >= (int)sizeof tmpname ||
-	    snprintf(newname, sizeof newname, "%s/new/%s", spool,
-		     strrchr(tmpname, '/') + 1) >= (int)sizeof newname)
-		return -1;
-	fd = open(tmpname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0 || write_all(fd, p, n) < 0 || fsync(fd) < 0 || close(fd) < 0 ||
-	    rename(tmpname, newname) < 0)
-		return -1;
-	snprintf(tmpname, sizeof tmpname, "%s/new", spool);
-	dir = open(tmpname, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dir < 0 || fsync(dir) < 0 || close(dir) < 0)
-		return -1;
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	const char *spool;
@@ -125,7 +87,7 @@ int main(int argc, char **argv)
 				memcpy(body + n, line, len);
 				n += len;
 			}
-			if (line == NULL || store(spool, body, n) < 0)
+			if (line == NULL || durable_store(spool, body, n) < 0)
 				return 1;
 			reply("250 stored\r\n");
 		} else if (len >= 4 && strncasecmp(line, "QUIT", 4) == 0) {
