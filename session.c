@@ -586,6 +586,14 @@ static void content(struct session *s, char c)
 	emit(s, &c, 1);
 }
 
+/* Line content with nothing in it for the byte machine to look at. */
+static void text_run(struct session *s, const char *p, size_t n)
+{
+	s->data.line_len += n;
+	s->data.size += n;
+	emit(s, p, n);
+}
+
 /* A line end, stored as LF; octets is what it counts for SIZE (RFC 1870:
  * CRLF is two, a bare LF one). */
 static void line_end(struct session *s, unsigned octets)
@@ -670,9 +678,7 @@ static size_t data_feed(struct session *s, const char *p, size_t n)
 				const char *z = memchr(p + i, '\0', (size_t)(cr - (p + i)));
 				size_t j = (size_t)((z != NULL ? z : cr) - p);
 				if (j > i) {
-					emit(s, p + i, j - i);
-					d->line_len += j - i;
-					d->size += j - i;
+					text_run(s, p + i, j - i);
 					i = j;
 					continue;
 				}
@@ -681,9 +687,7 @@ static size_t data_feed(struct session *s, const char *p, size_t n)
 				while (j < n && !special[(unsigned char)p[j]])
 					j++;
 				if (j > i) {
-					emit(s, p + i, j - i);
-					d->line_len += j - i;
-					d->size += j - i;
+					text_run(s, p + i, j - i);
 					i = j;
 					continue;
 				}
