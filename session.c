@@ -1326,7 +1326,7 @@ int session_init(struct session *s, const struct config *cfg,
 void session_free(struct session *s)
 {
 	store_abort(s->store, &s->msg);
-	if (s->rcpts != s->rcpt_inline)	/* NULL: a session without mail */
+	if (s->rcpts != s->rcpt_inline)	/* the heap's, or NULL (no mail) */
 		free(s->rcpts);
 	s->rcpts = NULL;
 }

@@ -270,11 +270,12 @@ spool_count() { find "$1/new" -type f | wc -l; }
 spool_clear() { find "$1/new" "$1/tmp" -type f -delete; }
 # Between the timed runs of small messages, delivered files are moved
 # aside, not deleted, and the lot is removed after the last timed figure.
-# ext4 without a journal skips inodes freed in the last 30 seconds when it
-# allocates one, scanning past each (ialloc.c, recently_deleted): after
+# ext4 without a journal will not reuse an inode it freed recently, and
+# checks each one it passes over (ialloc.c, recently_deleted): after
 # deleting 3,000 files, creating one took 750 us instead of 45 here, for
-# whichever program came next.  That is the disk's bookkeeping for the
-# benchmark's own rm, not a cost of either program.
+# whichever program came next, and still 300 us minutes later.  That is
+# the disk's bookkeeping for the benchmark's own rm, not a cost of either
+# program.
 STASH_N=0
 spool_stash() { # SPOOL: its new/ and tmp/ start empty
 	STASH_N=$((STASH_N + 1))
