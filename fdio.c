@@ -2,8 +2,9 @@
  * fdio.c: reading and writing the conversation's file descriptors.
  *
  * Termination signals stay blocked except inside ppoll(), so one that
- * arrives while a message is being fsync'ed waits for the next read, and a
- * file is never left half-committed by a handler.  Waits are bounded three
+ * arrives while a message is being fsync'ed waits for the next wait (a
+ * stream that keeps every read full reaches one every FDIO_STREAK reads),
+ * and a file is never left half-committed by a handler.  Waits are bounded three
  * ways: the idle timeout per wait, the whole-session deadline, and (during
  * DATA) a minimum average rate, so a client trickling a byte every few
  * seconds cannot hold a process for ever.
@@ -79,20 +80,35 @@ static int wait_for(struct fdio *f, int fd, short events)
 	}
 }
 
+/*
+ * A read that filled the buffer means a stream (a message body) is most
+ * likely still waiting in the socket: the next read tries for it without
+ * the wait, which saves a system call per read of a large message.  Every
+ * FDIO_STREAK-th read of a streak still goes through the wait, where a
+ * termination signal is taken and the deadline checked: at 500 MiB/s with
+ * 32 KiB reads that is twice a millisecond.
+ */
 static ssize_t fdio_read(void *ctx, void *buf, size_t n)
 {
 	struct fdio *f = ctx;
 
 	for (;;) {
-		int w = wait_for(f, f->in, POLLIN);
-		if (w < 0)
-			return w;
-		ssize_t k = read(f->in, buf, n);
+		ssize_t k;
+		if (f->in_is_socket && f->streak > 0 && f->streak < FDIO_STREAK) {
+			k = recv(f->in, buf, n, MSG_DONTWAIT);
+		} else {
+			int w = wait_for(f, f->in, POLLIN);
+			if (w < 0)
+				return w;
+			k = read(f->in, buf, n);
+		}
 		if (k < 0) {
-			if (errno == EINTR || errno == EAGAIN)
+			f->streak = 0;
+			if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
 				continue;
 			return IO_ERROR;	/* ECONNRESET and friends */
 		}
+		f->streak = (size_t)k == n ? f->streak % FDIO_STREAK + 1 : 0;
 		if (k > 0 && f->in_data && f->min_rate > 0) {
 			struct timespec now = monotonic_now();
 			long long ms = ms_between(&f->data_start, &now);

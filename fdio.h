@@ -11,9 +11,13 @@
 
 #include "io.h"
 
+/* Reads in a row that may skip the wait (see fdio_read) */
+#define FDIO_STREAK 16
+
 struct fdio {
 	int in, out;
-	int out_is_socket;
+	int in_is_socket, out_is_socket;
+	unsigned streak;		/* reads in a row that filled the buffer */
 	unsigned timeout_ms;		/* one wait */
 	int has_deadline;
 	struct timespec deadline;	/* CLOCK_MONOTONIC, whole session */

@@ -587,8 +587,9 @@ int main(int argc, char **argv)
 	/* Only a character device can be a terminal: a socket or a pipe
 	 * is not asked (isatty is an ioctl and a symbol to bind). */
 	struct stat in_sb;
-	c->terminal = fstat(f.in, &in_sb) == 0 && S_ISCHR(in_sb.st_mode) &&
-		      isatty(f.in);
+	int in_known = fstat(f.in, &in_sb) == 0;
+	c->terminal = in_known && S_ISCHR(in_sb.st_mode) && isatty(f.in);
+	f.in_is_socket = in_known && S_ISSOCK(in_sb.st_mode);
 	log_setup(&c->log, f.in);
 	if (listening < 0) {
 		log_line(&c->log, LOG_ERR,

@@ -11,7 +11,7 @@ int main(void)
 	Suite *(*const all[])(void) = {
 		session_suite, data_suite, address_suite, store_suite,
 		reply_suite, input_suite, users_suite, limits_suite,
-		recipients_suite,
+		recipients_suite, fdio_suite,
 	};
 	SRunner *sr = NULL;
 	int failed;

@@ -18,5 +18,6 @@ SUITE_DECL(input_suite);
 SUITE_DECL(users_suite);
 SUITE_DECL(limits_suite);
 SUITE_DECL(recipients_suite);
+SUITE_DECL(fdio_suite);
 
 #endif

@@ -8,8 +8,10 @@ Every test asserts exact replies, exit statuses and spooled bytes.
 """
 import os
 import re
+import select
 import signal
 import sys
+import threading
 import time
 
 sys.dont_write_bytecode = True   # no __pycache__ in the source tree
@@ -217,6 +219,47 @@ class Signals(SmtpdTestCase):
         self.assertExit(p, 0)
         self.assertSpoolEmpty()
         self.assertRegex(p.log(), r"message " + r"\S+" + r" lost")
+
+
+    def test_mid_stream_on_a_socket(self):
+        # A client that never pauses keeps smtpd's reads full, which
+        # fdio.c answers without waiting in ppoll(), where signals are
+        # taken: the wait must still come round while the stream lasts.
+        p = self.greeted(transport="socketpair")
+        self.ehlo(p)
+        p.command("MAIL FROM:<a@example.net>")
+        p.command("RCPT TO:<b@example.org>")
+        self.assertEqual(p.command("DATA"), DATA_GO)
+        stop = threading.Event()
+        sent = [0]
+
+        def stream():
+            chunk = b"Subject: stream\r\n\r\n" + b"x" * 76 + b"\r\n"
+            chunk = memoryview(chunk * (1 << 10))
+            while not stop.is_set():
+                if not select.select([], [p.wfd], [], 0.1)[1]:
+                    continue
+                try:
+                    sent[0] += os.write(p.wfd, chunk)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    return      # smtpd has closed: EPIPE, ECONNRESET
+
+        writer = threading.Thread(target=stream)
+        writer.start()
+        try:
+            while sent[0] < (4 << 20) and writer.is_alive():
+                time.sleep(0.01)
+            p.signal(signal.SIGTERM)
+            self.assertEqual(p.reply(), b"421 4.3.2 mx.test Service shutting down, "
+                             b"closing transmission channel\r\n")
+            self.assertExit(p, 0)
+        finally:
+            stop.set()
+            writer.join()
+        self.assertSpoolEmpty()
+        self.assertRegex(p.log(), r"message \S+ lost")
 
 
 class ClientGoes(SmtpdTestCase):

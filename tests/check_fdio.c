@@ -1,0 +1,146 @@
+/*
+ * check_fdio.c: fdio.c's reads on real descriptors.  A stream of full
+ * reads on a socket skips the wait, but a termination signal (the stop
+ * flag the handler sets) is still seen within FDIO_STREAK reads; after a
+ * short read, and on a pipe, every read waits first and sees it at once.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "fdio.h"
+#include "suites.h"
+
+#define PIECE 1024
+
+static volatile sig_atomic_t stop;
+
+/* An fdio reading from fd, as main() sets one up, but with our flag. */
+static void setup(struct fdio *f, struct io *io, int fd, int is_socket)
+{
+	memset(f, 0, sizeof *f);
+	f->in = f->out = fd;
+	f->in_is_socket = f->out_is_socket = is_socket;
+	f->timeout_ms = 5000;
+	sigemptyset(&f->waitmask);
+	stop = 0;
+	f->stop = &stop;
+	fdio_bind(f, io);
+}
+
+/* Write n bytes into fd (which has room for them). */
+static void fill(int fd, size_t n)
+{
+	char b[PIECE];
+
+	memset(b, 'x', sizeof b);
+	while (n > 0) {
+		size_t k = n < sizeof b ? n : sizeof b;
+		ck_assert_int_eq(write(fd, b, k), (ssize_t)k);
+		n -= k;
+	}
+}
+
+/* Reads of PIECE bytes until one does not return PIECE; how many did. */
+static int full_reads(struct io *io, ssize_t *last)
+{
+	char b[PIECE];
+	int n = 0;
+
+	while ((*last = io->read(io->ctx, b, sizeof b)) == PIECE)
+		n++;
+	return n;
+}
+
+START_TEST(stream_still_takes_the_signal)
+{
+	int sv[2];
+	struct fdio f;
+	struct io io;
+	char b[PIECE];
+	ssize_t last;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	setup(&f, &io, sv[0], 1);
+	fill(sv[1], 4 * FDIO_STREAK * PIECE);
+	ck_assert_int_eq(io.read(io.ctx, b, sizeof b), PIECE);
+	stop = 1;		/* as if SIGTERM came now, mid-stream */
+	/* The streak's remaining reads skip the wait; the next one waits. */
+	ck_assert_int_eq(full_reads(&io, &last), FDIO_STREAK - 1);
+	ck_assert_int_eq(last, IO_SIGNAL);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+START_TEST(stream_reads_everything_without_a_signal)
+{
+	int sv[2];
+	struct fdio f;
+	struct io io;
+	ssize_t last;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	setup(&f, &io, sv[0], 1);
+	fill(sv[1], 4 * FDIO_STREAK * PIECE + 100);
+	ck_assert_int_eq(full_reads(&io, &last), 4 * FDIO_STREAK);
+	ck_assert_int_eq(last, 100);
+	close(sv[1]);
+	ck_assert_int_eq(full_reads(&io, &last), 0);
+	ck_assert_int_eq(last, 0);	/* end of input after the last byte */
+	close(sv[0]);
+}
+END_TEST
+
+START_TEST(short_read_waits_next_time)
+{
+	int sv[2];
+	struct fdio f;
+	struct io io;
+	char b[PIECE];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	setup(&f, &io, sv[0], 1);
+	fill(sv[1], PIECE + 10);
+	ck_assert_int_eq(io.read(io.ctx, b, sizeof b), PIECE);
+	ck_assert_int_eq(io.read(io.ctx, b, sizeof b), 10);
+	fill(sv[1], PIECE);
+	stop = 1;
+	ck_assert_int_eq(io.read(io.ctx, b, sizeof b), IO_SIGNAL);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+START_TEST(pipe_always_waits)
+{
+	int p[2];
+	struct fdio f;
+	struct io io;
+	char b[PIECE];
+
+	ck_assert_int_eq(pipe(p), 0);
+	setup(&f, &io, p[0], 0);
+	fill(p[1], 4 * PIECE);
+	ck_assert_int_eq(io.read(io.ctx, b, sizeof b), PIECE);
+	stop = 1;
+	ck_assert_int_eq(io.read(io.ctx, b, sizeof b), IO_SIGNAL);
+	close(p[0]);
+	close(p[1]);
+}
+END_TEST
+
+Suite *fdio_suite(void)
+{
+	Suite *s = suite_create("fdio");
+	TCase *tc = tcase_create("reads");
+
+	tcase_add_test(tc, stream_still_takes_the_signal);
+	tcase_add_test(tc, stream_reads_everything_without_a_signal);
+	tcase_add_test(tc, short_read_waits_next_time);
+	tcase_add_test(tc, pipe_always_waits);
+	suite_add_tcase(s, tc);
+	return s;
+}
