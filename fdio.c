@@ -4,10 +4,10 @@
  * Termination signals stay blocked except inside ppoll(), so one that
  * arrives while a message is being fsync'ed waits for the next wait (a
  * stream that keeps every read full reaches one every FDIO_STREAK reads),
- * and a file is never left half-committed by a handler.  Waits are bounded three
- * ways: the idle timeout per wait, the whole-session deadline, and (during
- * DATA) a minimum average rate, so a client trickling a byte every few
- * seconds cannot hold a process for ever.
+ * and a file is never left half-committed by a handler.  Waits are bounded
+ * three ways: the idle timeout per wait, the whole-session deadline, and
+ * (during DATA) a minimum average rate, so a client trickling a byte every
+ * few seconds cannot hold a process for ever.
  */
 #include <errno.h>
 #include <poll.h>
