@@ -8,6 +8,11 @@
  *                                          a connection (pipelined), by CONC
  *                                          processes at once
  *   client big HOST PORT SIZE              one message; times 354 to 250
+ *   client phases HOST PORT COUNT smtp|line
+ *                                          COUNT sessions of one 1 KiB message,
+ *                                          one at a time: the median time of
+ *                                          each wait (line: the durable
+ *                                          floor's one line, then QUIT)
  *   client stream HOST PORT SIZE           the same bytes to bench/floor_stream:
  *                                          354, the bytes, half-close, 250
  *   client gen COUNT SIZE [LINELEN]        a whole session (EHLO, COUNT
@@ -273,6 +278,96 @@ static int greet_quit(void)
 	return rc;
 }
 
+/*
+ * Where the time of one session goes: the same dialogue as session() with
+ * one message (or, for the durable floor, greet_quit()), timed at each
+ * reply the client waits for.  t[] gets the moments, in ns from the start:
+ * greeting, EHLO's 250, 354, the data's 250, and the close after 221.
+ */
+enum { PH_GREETING, PH_EHLO, PH_ENVELOPE, PH_DATA, PH_END, PH_TOTAL, PHASES };
+static const char *const phase_name[PHASES] = {"greeting", "ehlo", "envelope", "data", "end", "total"};
+
+static int timed_session(const char *msg, size_t size, int smtp, double us[PHASES])
+{
+	struct conn c;
+	long long t[PHASES] = {0};
+	int code, rc = -1;
+
+	t[0] = now_ns();
+	if (conn_open(&c) < 0)
+		return -1;
+	if (!smtp) {
+		code = read_reply(&c);
+		t[1] = t[2] = t[3] = t[4] = now_ns();
+		if (code < 200 || code >= 300 || send_quit(&c) < 0)
+			goto out;
+		code = read_reply(&c);
+		rc = code == -1 || code == 221 ? 0 : -1;
+		goto out;
+	}
+	if (expect(&c, 220) < 0)
+		goto out;
+	t[1] = now_ns();
+	if (send_all(&c, "EHLO bench.example.com\r\n", 24) < 0 || expect(&c, 250) < 0)
+		goto out;
+	t[2] = now_ns();
+	if (send_all(&c, ENVELOPE, sizeof ENVELOPE - 1) < 0 || expect(&c, 250) < 0 ||
+	    expect(&c, 250) < 0 || expect(&c, 354) < 0)
+		goto out;
+	t[3] = now_ns();
+	if (send_all(&c, msg, size) < 0 || send_all(&c, ".\r\n", 3) < 0 ||
+	    send_quit(&c) < 0 || expect(&c, 250) < 0)
+		goto out;
+	t[4] = now_ns();
+	rc = expect(&c, 221);
+out:
+	conn_close(&c);
+	t[5] = now_ns();
+	for (int i = 0; i < PH_TOTAL; i++)
+		us[i] = (t[i + 1] - t[i]) / 1e3;
+	us[PH_TOTAL] = (t[5] - t[0]) / 1e3;
+	return rc;
+}
+
+static int by_value(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* COUNT sessions one after another; the median of each phase in µs. */
+static int cmd_phases(long count, int smtp)
+{
+	char *msg = make_message(1024, 78);
+	double *us = malloc((size_t)count * PHASES * sizeof *us);
+	double *v = malloc((size_t)count * sizeof *v);
+	long ok = 0;
+
+	if (msg == NULL || us == NULL || v == NULL) {
+		perror("client");
+		return 2;
+	}
+	for (long i = 0; i < count; i++)
+		if (timed_session(msg, 1024, smtp, us + ok * PHASES) == 0)
+			ok++;
+	printf("sessions=%ld failed=%ld", count, count - ok);
+	for (int p = 0; p < PHASES && ok > 0; p++) {
+		if (!smtp && p >= PH_EHLO && p <= PH_DATA)
+			continue;	/* the durable floor has no such wait */
+		for (long i = 0; i < ok; i++)
+			v[i] = us[i * PHASES + p];
+		qsort(v, (size_t)ok, sizeof *v, by_value);
+		printf(" %s=%.1f", phase_name[p],
+		       ok % 2 ? v[ok / 2] : (v[ok / 2 - 1] + v[ok / 2]) / 2);
+	}
+	printf("\n");
+	free(v);
+	free(us);
+	free(msg);
+	return ok != count;
+}
+
 /* CONC processes share COUNT units of work; returns failed units. */
 static long run_parallel(long count, long conc, long per_unit,
 			 int (*unit)(const char *, size_t, long),
@@ -432,7 +527,7 @@ static int cmd_gen(long count, size_t size, size_t linelen, int envelope)
 
 static int usage(void)
 {
-	fputs("usage: client wait|conn|msg|big|stream|gen|body ... (see bench/client.c)\n", stderr);
+	fputs("usage: client wait|conn|msg|phases|big|stream|gen|body ... (see bench/client.c)\n", stderr);
 	return 2;
 }
 
@@ -467,6 +562,12 @@ int main(int argc, char **argv)
 		if (number(argv[4], 1, MAX_SIZE, &size) < 0)
 			return 2;
 		return argv[1][0] == 'b' ? cmd_big((size_t)size) : cmd_stream((size_t)size);
+	}
+	if (!strcmp(argv[1], "phases") && argc == 6 &&
+	    (!strcmp(argv[5], "smtp") || !strcmp(argv[5], "line"))) {
+		if (number(argv[4], 1, 1000000, &count) < 0)
+			return 2;
+		return cmd_phases(count, argv[5][0] == 's');
 	}
 	if (!strcmp(argv[1], "conn") && argc == 6) {
 		if (number(argv[4], 1, 1000000, &count) < 0 ||

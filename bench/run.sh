@@ -556,6 +556,52 @@ out "EHLO, the pipelined envelope, DATA): ${M[msg_1_1_fratio]} of the durable fl
 out "cost any SMTP server here; smtpd runs at ${M[msg_1_1_sfratio]} of the SMTP floor."
 out ""
 
+# Where a session's time goes: the same three in the same turns, each
+# session timed at every reply the client waits for (client phases).
+phase_times() { # rep
+	local r=$1 n=$((NMSG1 / BLOCKS)) b i p l k mode progs=(durable smtpf smtpd)
+	[ -n "${P[ts_durable]:-}" ] && [ -n "${P[ts_smtpf]:-}" ] && [ -n "${P[ts_smtpd]:-}" ] &&
+		[ "$n" -ge 1 ] || return
+	for ((b = 0; b < BLOCKS; b++)); do
+		for ((i = 0; i < 3; i++)); do
+			p=${progs[(b + r + i) % 3]}
+			mode=smtp; [ "$p" = durable ] && mode=line
+			l=$("$CLIENT" phases "$HOST" "${P[ts_$p]}" "$n" "$mode" 2>>"$WORK/log/client.log")
+			[ "$(kv failed "$l")" = 0 ] || FAILS+=" phases_$p"
+			for k in greeting ehlo envelope data end total; do V[ph_${p}_$k]+=" $(kv "$k" "$l")"; done
+		done
+	done
+	[ "$(spool_count "$SP_FLOOR")" = $((n * BLOCKS)) ] || MISMATCH+=" phases_durable"
+	[ "$(spool_count "$SP_SMTPF")" = $((n * BLOCKS)) ] || MISMATCH+=" phases_floor_smtp"
+	[ "$(spool_count "$SP_SMTPD")" = $((n * BLOCKS)) ] || MISMATCH+=" phases_smtpd"
+	spool_stash "$SP_FLOOR"
+	spool_stash "$SP_SMTPF"
+	spool_stash "$SP_SMTPD"
+}
+for ((r = 1; r <= REPS; r++)); do phase_times "$r"; done
+for p in durable smtpf smtpd; do
+	for k in greeting ehlo envelope data end total; do M[ph_${p}_$k]=$(median ${V[ph_${p}_$k]:-}); done
+done
+row "one session, microseconds (1 KiB, 1 client)" "durable floor" "SMTP floor" "smtpd" "difference" ""
+rule 5
+for k in greeting ehlo envelope data end total; do
+	case $k in
+	greeting) label="connect to greeting (durable floor: to its line)" ;;
+	ehlo) label="EHLO to 250" ;;
+	envelope) label="MAIL, RCPT, DATA to 354" ;;
+	data) label="the data to its 250 (both fsyncs)" ;;
+	end) label="221 (durable floor: QUIT) to the close" ;;
+	total) label="whole session (median)" ;;
+	esac
+	row "$label" "$(fmt "${M[ph_durable_$k]}")" "$(fmt "${M[ph_smtpf_$k]}")" "$(fmt "${M[ph_smtpd_$k]}")" \
+		"$(awk -v a="${M[ph_smtpd_$k]}" -v b="${M[ph_smtpf_$k]}" 'BEGIN {if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/) printf "%+.0f", a - b; else printf "-"}')" ""
+done
+out ""
+out "Medians of each block's medians; the difference is smtpd's less the SMTP floor's. The durable floor's"
+out "line comes after its fsyncs. smtpd makes its file while answering the envelope, the SMTP floor after"
+out "the data has come."
+out ""
+
 # instructions per message on a pipe: sessions of N and N+K messages
 for size in 1024 10240; do
 	"$CLIENT" gen "$N0" "$size" >"$WORK/in/s$N0.$size"
