@@ -4,8 +4,10 @@
  * SPOOL/tmp/ through a 64 KiB buffer, fsyncs it, renames it into SPOOL/new/,
  * fsyncs new/, prints "250 stored".  Run by the same supervisor as smtpd,
  * it shows what the socket path alone allows, next to `cat` into a file.
+ * With "-" for SPOOL it stores nothing: the bytes are read and dropped, and
+ * what is left is the ceiling of the client, the supervisor and the socket.
  *
- * Usage: floor_stream SPOOL
+ * Usage: floor_stream SPOOL|-
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +32,27 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
+/* "354 go", standard input read to its end and dropped, "250 stored". */
+static int drop_all(void)
+{
+	static const char go[] = "354 go\r\n", ok[] = "250 stored\r\n";
+
+	if (write_all(1, go, sizeof go - 1) < 0)
+		return 1;
+	for (;;) {
+		ssize_t r = read(0, buf, sizeof buf);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			perror("floor_stream: read");
+			return 1;
+		}
+		if (r == 0)
+			break;
+	}
+	return write_all(1, ok, sizeof ok - 1) < 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const char go[] = "354 go\r\n", ok[] = "250 stored\r\n";
@@ -38,9 +61,11 @@ int main(int argc, char **argv)
 	int fd, dir;
 
 	if (argc != 2) {
-		fputs("usage: floor_stream SPOOL\n", stderr);
+		fputs("usage: floor_stream SPOOL|-\n", stderr);
 		return 2;
 	}
+	if (strcmp(argv[1], "-") == 0)
+		return drop_all();
 	gettimeofday(&tv, NULL);
 	if (snprintf(tmpname, sizeof tmpname, "%s/tmp/%lld.M%06ldP%ld.stream", argv[1],
 		     (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid()) >= (int)sizeof tmpname ||
