@@ -32,25 +32,24 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-/* "354 go", standard input read to its end and dropped, "250 stored". */
-static int drop_all(void)
+/* Standard input to its end, into fd, or dropped where fd is -1. */
+static int read_all(int fd)
 {
-	static const char go[] = "354 go\r\n", ok[] = "250 stored\r\n";
-
-	if (write_all(1, go, sizeof go - 1) < 0)
-		return 1;
 	for (;;) {
 		ssize_t r = read(0, buf, sizeof buf);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
 			perror("floor_stream: read");
-			return 1;
+			return -1;
 		}
 		if (r == 0)
-			break;
+			return 0;
+		if (fd >= 0 && write_all(fd, buf, (size_t)r) < 0) {
+			perror("floor_stream: write");
+			return -1;
+		}
 	}
-	return write_all(1, ok, sizeof ok - 1) < 0;
 }
 
 int main(int argc, char **argv)
@@ -65,7 +64,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (strcmp(argv[1], "-") == 0)
-		return drop_all();
+		return write_all(1, go, sizeof go - 1) < 0 || read_all(-1) < 0 ||
+		       write_all(1, ok, sizeof ok - 1) < 0;
 	gettimeofday(&tv, NULL);
 	if (snprintf(tmpname, sizeof tmpname, "%s/tmp/%lld.M%06ldP%ld.stream", argv[1],
 		     (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid()) >= (int)sizeof tmpname ||
@@ -79,21 +79,8 @@ int main(int argc, char **argv)
 		perror("floor_stream");
 		return 1;
 	}
-	for (;;) {
-		ssize_t r = read(0, buf, sizeof buf);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			perror("floor_stream: read");
-			return 1;
-		}
-		if (r == 0)
-			break;
-		if (write_all(fd, buf, (size_t)r) < 0) {
-			perror("floor_stream: write");
-			return 1;
-		}
-	}
+	if (read_all(fd) < 0)
+		return 1;
 	if (fsync(fd) < 0 || close(fd) < 0 || rename(tmpname, newname) < 0) {
 		perror("floor_stream");
 		return 1;
