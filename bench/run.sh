@@ -109,7 +109,8 @@ next_port() { PORT=$((PORT + 1)); }
 # ---- numbers ----------------------------------------------------------
 
 median() { printf '%s\n' "$@" | grep -E '^[0-9.]+$' | sort -g |
-	awk '{a[NR] = $1} END {if (NR == 0) print "-"; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.1f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+	awk '{a[NR] = $1} END {if (NR == 0) print "-"; else if (NR % 2) print a[(NR + 1) / 2]
+		else { m = sprintf("%.3f", (a[NR / 2] + a[NR / 2 + 1]) / 2); sub(/\.?0+$/, "", m); print m } }'; }
 # ratio A B [PLACES]: A/B to two (or PLACES) places, "-" unless both are numbers
 ratio() { awk -v a="$1" -v b="$2" -v d="${3:-2}" 'BEGIN {if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) printf "%.*f", d, a / b; else printf "-"}'; }
 # fmt N: integers with thousands separators, others to one decimal place
