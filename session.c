@@ -411,7 +411,10 @@ static void rcpt_from_table(struct session *s, const struct address *a)
 		/* envelope_add only appends: cutting back undoes this RCPT. */
 		s->nrcpts = before;
 		s->rcpt_refused++;
-		refuse(s, r == -1 ? R_TOO_MANY_RCPTS : R_STORE_IO, NULL);
+		if (r == -1)
+			reply_send(&s->out, R_TOO_MANY_RCPTS, NULL);
+		else
+			refuse(s, R_STORE_IO, NULL);
 		return;
 	}
 	if (k == USERS_FORWARD)
@@ -454,10 +457,13 @@ static void cmd_rcpt(struct session *s, char *arg)
 		rcpt_from_table(s, &a);
 		return;
 	}
+	/* Not a refusal that spends the error budget: the client is to send
+	 * the message to those accepted and the rest later (RFC 5321
+	 * 4.5.3.1.10), and a list past both limits would lose it for all. */
 	if (s->nrcpts >= s->cfg->max_recipients &&
 	    !envelope_has(s, a.mailbox)) {
 		s->rcpt_refused++;
-		refuse(s, R_TOO_MANY_RCPTS, NULL);
+		reply_send(&s->out, R_TOO_MANY_RCPTS, NULL);
 		return;
 	}
 	if (envelope_add(s, a.mailbox) < 0) {
