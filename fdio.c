@@ -3,14 +3,16 @@
  *
  * Termination signals stay blocked except inside ppoll(), so one that
  * arrives while a message is being fsync'ed waits for the next wait (a
- * stream that keeps every read full reaches one every FDIO_STREAK reads),
- * and a file is never left half-committed by a handler.  Waits are bounded
+ * stream that keeps every read full reaches one every FDIO_STREAK reads,
+ * and a wait that finds input ready still takes a pending signal), and a
+ * file is never left half-committed by a handler.  Waits are bounded
  * three ways: the idle timeout per wait, the whole-session deadline, and
  * (during DATA) a minimum average rate, so a client trickling a byte every
  * few seconds cannot hold a process for ever.
  */
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -71,8 +73,17 @@ static int wait_for(struct fdio *f, int fd, short events)
 		struct pollfd p = {.fd = fd, .events = events};
 		struct timespec ts = ms_to_ts(left);
 		int r = ppoll(&p, 1, &ts, &f->waitmask);
-		if (r > 0)
+		if (r > 0) {
+			/* ppoll() runs a handler only when it returns EINTR:
+			 * a signal that comes while fd is ready stays pending,
+			 * and a client that keeps it ready would never see it. */
+			static const struct timespec now_only = {0, 0};
+			if (sigtimedwait(&f->stopset, NULL, &now_only) > 0) {
+				*f->stop = 1;
+				return IO_SIGNAL;
+			}
 			return 1;
+		}
 		if (r < 0 && errno != EINTR && errno != EAGAIN)
 			return IO_ERROR;
 		if (r == 0 && deadline_first)

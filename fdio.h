@@ -27,6 +27,7 @@ struct fdio {
 	struct timespec data_start;
 	unsigned long long data_bytes;
 	sigset_t waitmask;		/* the signal mask while waiting */
+	sigset_t stopset;		/* the termination signals, blocked outside waits */
 	volatile sig_atomic_t *stop;	/* set by the SIGTERM/SIGHUP handler */
 };
 

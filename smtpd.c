@@ -528,6 +528,7 @@ static void setup_signals(struct fdio *f)
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGHUP);
 	sigaddset(&block, SIGINT);
+	f->stopset = block;
 	sigprocmask(SIG_BLOCK, &block, &f->waitmask);
 	sigdelset(&f->waitmask, SIGTERM);
 	sigdelset(&f->waitmask, SIGHUP);

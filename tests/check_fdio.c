@@ -2,7 +2,8 @@
  * check_fdio.c: fdio.c's reads on real descriptors.  A stream of full
  * reads on a socket skips the wait, but a termination signal (the stop
  * flag the handler sets) is still seen within FDIO_STREAK reads; after a
- * short read, and on a pipe, every read waits first and sees it at once.
+ * short read, and on a pipe, every read waits first and sees it at once,
+ * even a real signal that comes while input is already waiting.
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -132,6 +133,52 @@ START_TEST(pipe_always_waits)
 }
 END_TEST
 
+static void on_term(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+/*
+ * A real SIGTERM, blocked as main() blocks it, arriving while input is
+ * already waiting: ppoll() returns the ready descriptor and runs no
+ * handler (it does only when it returns EINTR), so the read must find the
+ * pending signal itself.  Otherwise a client that keeps the socket full
+ * is never stopped.
+ */
+START_TEST(pending_signal_with_input_ready)
+{
+	int sv[2];
+	struct fdio f;
+	struct io io;
+	struct sigaction sa;
+	sigset_t block;
+	char b[PIECE];
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_term;
+	sigemptyset(&sa.sa_mask);
+	ck_assert_int_eq(sigaction(SIGTERM, &sa, NULL), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	setup(&f, &io, sv[0], 1);
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	f.stopset = block;
+	ck_assert_int_eq(sigprocmask(SIG_BLOCK, &block, &f.waitmask), 0);
+	sigdelset(&f.waitmask, SIGTERM);
+	fill(sv[1], 4 * PIECE);
+	ck_assert_int_eq(io.read(io.ctx, b, sizeof b), PIECE);
+	ck_assert_int_eq(raise(SIGTERM), 0);	/* pending: it is blocked */
+	ck_assert_int_eq(stop, 0);
+	ck_assert_int_eq(io.read(io.ctx, b, sizeof b), PIECE);	/* the streak skips the wait */
+	f.streak = 0;	/* as after a short read: this one waits */
+	ck_assert_int_eq(io.read(io.ctx, b, sizeof b), IO_SIGNAL);
+	ck_assert_int_eq(stop, 1);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
 Suite *fdio_suite(void)
 {
 	Suite *s = suite_create("fdio");
@@ -141,6 +188,7 @@ Suite *fdio_suite(void)
 	tcase_add_test(tc, stream_reads_everything_without_a_signal);
 	tcase_add_test(tc, short_read_waits_next_time);
 	tcase_add_test(tc, pipe_always_waits);
+	tcase_add_test(tc, pending_signal_with_input_ready);
 	suite_add_tcase(s, tc);
 	return s;
 }
