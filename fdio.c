@@ -159,10 +159,13 @@ static int fdio_write(void *ctx, const void *buf, size_t n)
 	return 0;
 }
 
-static void fdio_pause(void *ctx, unsigned ms)
+/* The tarpit's commands are often read already, so no read would see the
+ * deadline or a signal after it: the pause must. */
+static int fdio_pause(void *ctx, unsigned ms)
 {
 	struct fdio *f = ctx;
 	struct timespec end = monotonic_now(), now;
+	int status = 0;
 
 	end.tv_sec += ms / 1000;
 	end.tv_nsec += (long)(ms % 1000) * 1000000;
@@ -170,11 +173,17 @@ static void fdio_pause(void *ctx, unsigned ms)
 		end.tv_sec++;
 		end.tv_nsec -= 1000000000;
 	}
-	while (!*f->stop) {
+	if (f->has_deadline && ms_between(&f->deadline, &end) >= 0) {
+		end = f->deadline;
+		status = IO_DEADLINE;
+	}
+	for (;;) {
+		if (*f->stop)
+			return IO_SIGNAL;
 		now = monotonic_now();
 		long long left = ms_between(&now, &end);
 		if (left <= 0)
-			break;
+			return status;
 		struct timespec ts = ms_to_ts(left);
 		ppoll(NULL, 0, &ts, &f->waitmask);
 	}

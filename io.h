@@ -28,8 +28,10 @@ struct io {
 	ssize_t (*read)(void *ctx, void *buf, size_t n);
 	/* Write all n bytes; 0 on success, -1 when the peer is gone. */
 	int (*write)(void *ctx, const void *buf, size_t n);
-	/* Sleep for ms milliseconds (the error budget's tarpit); may be NULL. */
-	void (*pause)(void *ctx, unsigned ms);
+	/* Sleep for ms milliseconds (the error budget's tarpit, the greeting
+	 * delay); 0, or a negative io_status when the session's deadline or a
+	 * termination signal cut it short.  May be NULL. */
+	int (*pause)(void *ctx, unsigned ms);
 	/* Is input already waiting, without blocking?  (Pipelining checks.) */
 	int (*pending)(void *ctx);
 	/* The DATA phase starts (1) or ends (0): rate accounting. */

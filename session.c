@@ -66,6 +66,8 @@ static void close_with(struct session *s, enum reply_id why)
 		 escaped(peer, sizeof peer, s->cfg->peer));
 }
 
+static void input_failed(struct session *s, long status);
+
 /*
  * A command was refused.  Each refusal spends the error budget: past the
  * soft limit every refusal is delayed before its reply (a tarpit costs a
@@ -73,7 +75,7 @@ static void close_with(struct session *s, enum reply_id why)
  * session ends (Postfix's error_count).  refuse() is the one-line case;
  * a multi-line refusal (553) brackets its lines with begin and end.
  */
-static void refusal_begin(struct session *s)
+static int refusal_begin(struct session *s)
 {
 	const struct config *c = s->cfg;
 
@@ -81,8 +83,15 @@ static void refusal_begin(struct session *s)
 	if (s->errors > c->soft_errors && c->error_delay_ms > 0 &&
 	    s->in.io->pause != NULL) {
 		reply_flush(&s->out);
-		s->in.io->pause(s->in.io->ctx, c->error_delay_ms);
+		int r = s->in.io->pause(s->in.io->ctx, c->error_delay_ms);
+		if (r < 0) {
+			/* The session's time ran out, or we are told to stop,
+			 * in the delay: that is the answer, not the refusal. */
+			input_failed(s, r);
+			return -1;
+		}
 	}
+	return 0;
 }
 
 static void refusal_end(struct session *s)
@@ -93,7 +102,8 @@ static void refusal_end(struct session *s)
 
 static void refuse(struct session *s, enum reply_id id, const char *arg)
 {
-	refusal_begin(s);
+	if (refusal_begin(s) < 0)
+		return;
 	reply_send(&s->out, id, arg);
 	refusal_end(s);
 }
@@ -1061,7 +1071,8 @@ static const struct users_entry *lookup_one(struct session *s, char *arg,
 		return NULL;
 	}
 	/* RFC 5321 3.5.3: an ambiguous name lists the possibilities. */
-	refusal_begin(s);
+	if (refusal_begin(s) < 0)
+		return NULL;
 	reply_line(&s->out, 553, "5.1.4", 1, "User ambiguous; possibilities are");
 	for (unsigned i = 0; i < m->n; i++) {
 		describe(line, sizeof line, &m->e[i], m->e[i].address);
@@ -1384,8 +1395,10 @@ int session_run(struct session *s)
 	if (s->cfg->greet_delay > 0 && io->pause != NULL && io->pending != NULL) {
 		/* Clients must wait for the greeting (RFC 5321 3.1); bots
 		 * that do not are told so and dropped. */
-		io->pause(io->ctx, s->cfg->greet_delay * 1000u);
-		if (io->pending(io->ctx)) {
+		int r = io->pause(io->ctx, s->cfg->greet_delay * 1000u);
+		if (r < 0) {
+			input_failed(s, r);
+		} else if (io->pending(io->ctx)) {
 			reply_send(&s->out, R_EARLY_TALKER, NULL);
 			log_line(&s->cfg->log, LOG_NOTICE,
 				 "input before the greeting from %s", peer);

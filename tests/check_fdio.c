@@ -179,6 +179,31 @@ START_TEST(pending_signal_with_input_ready)
 }
 END_TEST
 
+/* The tarpit's pause ends at the session deadline, and at once on a stop. */
+START_TEST(pause_ends_at_the_deadline)
+{
+	int p[2];
+	struct fdio f;
+	struct io io;
+	struct timespec t0, t1;
+
+	ck_assert_int_eq(pipe(p), 0);
+	setup(&f, &io, p[0], 0);
+	ck_assert_int_eq(io.pause(io.ctx, 10), 0);
+	f.has_deadline = 1;
+	f.deadline = fdio_after(0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert_int_eq(io.pause(io.ctx, 5000), IO_DEADLINE);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ck_assert_int_lt(t1.tv_sec - t0.tv_sec, 2);	/* not the 5 s asked for */
+	f.has_deadline = 0;
+	stop = 1;
+	ck_assert_int_eq(io.pause(io.ctx, 5000), IO_SIGNAL);
+	close(p[0]);
+	close(p[1]);
+}
+END_TEST
+
 Suite *fdio_suite(void)
 {
 	Suite *s = suite_create("fdio");
@@ -189,6 +214,7 @@ Suite *fdio_suite(void)
 	tcase_add_test(tc, short_read_waits_next_time);
 	tcase_add_test(tc, pipe_always_waits);
 	tcase_add_test(tc, pending_signal_with_input_ready);
+	tcase_add_test(tc, pause_ends_at_the_deadline);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -535,6 +535,27 @@ START_TEST(error_tarpit_without_hard_limit)
 }
 END_TEST
 
+START_TEST(tarpit_ends_at_the_session_deadline)
+{
+	/* Commands already read need no wait for input, so the delays alone
+	 * could hold the session far past --session-timeout: the pause that
+	 * reaches the deadline ends it, with the deadline's 421. */
+	struct test_run r = {0};
+	own_config(&r);
+	r.cfg.soft_errors = 0;
+	r.cfg.hard_errors = 0;
+	r.cfg.error_delay_ms = 1000;
+	r.tio.deadline_ms = 2500;
+	test_session_str(&r, "HELO c\r\nA\r\nB\r\nC\r\nD\r\nQUIT\r\n", 0);
+	expect(&r, GREETING "250 mx.test\r\n"
+	       "500 Syntax error, command unrecognized\r\n"
+	       "500 Syntax error, command unrecognized\r\n"
+	       "421 mx.test Session time limit reached, closing transmission channel\r\n");
+	ck_assert_uint_eq(r.tio.paused_ms, 2500);
+	test_cleanup(&r);
+}
+END_TEST
+
 START_TEST(tarpit_flushes_replies_first)
 {
 	/* The replies before a delayed one are out before the delay, so a
@@ -746,6 +767,15 @@ START_TEST(greeting_delay)
 	expect(&w, GREETING);
 	ck_assert_uint_eq(w.tio.paused_ms, 3000);
 	test_cleanup(&w);
+
+	/* A session that runs out of time in the delay gets no greeting. */
+	struct test_run d = {0};
+	own_config(&d);
+	d.cfg.greet_delay = 3;
+	d.tio.deadline_ms = 1000;
+	test_session_str(&d, "", 0);
+	expect(&d, "421 mx.test Session time limit reached, closing transmission channel\r\n");
+	test_cleanup(&d);
 }
 END_TEST
 
@@ -840,6 +870,7 @@ Suite *limits_suite(void)
 	tcase_add_test(tc, data_without_mail_with_input_pending);
 	tcase_add_test(tc, last_error_at_data_with_input_pending);
 	tcase_add_test(tc, greeting_delay);
+	tcase_add_test(tc, tarpit_ends_at_the_session_deadline);
 	tcase_add_test(tc, min_free);
 	tcase_add_test(tc, timeouts_and_signals);
 	suite_add_tcase(s, tc);

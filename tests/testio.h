@@ -28,6 +28,7 @@ struct testio {
 	char *out;
 	size_t outlen, outcap;
 	unsigned paused_ms;
+	unsigned deadline_ms;	/* pauses that reach it end with IO_DEADLINE; 0: none */
 	int data_phases;
 	/* Called at the start of every read (may be NULL): lets a test act
 	 * at a chosen point of the conversation, e.g. break the spool. */
@@ -82,9 +83,16 @@ static inline int testio_write(void *ctx, const void *buf, size_t n)
 	return 0;
 }
 
-static inline void testio_pause(void *ctx, unsigned ms)
+static inline int testio_pause(void *ctx, unsigned ms)
 {
-	((struct testio *)ctx)->paused_ms += ms;
+	struct testio *t = ctx;
+
+	t->paused_ms += ms;
+	if (t->deadline_ms > 0 && t->paused_ms >= t->deadline_ms) {
+		t->paused_ms = t->deadline_ms;
+		return IO_DEADLINE;
+	}
+	return 0;
 }
 
 /* Has the client sent more than smtpd has read?  Only when the input is
