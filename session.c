@@ -238,10 +238,11 @@ static int mail_parameters(struct session *s, char *p, unsigned long long *size)
 		if (strncasecmp(word, "SIZE=", 5) == 0 && !seen_size) {
 			char *end;
 			const char *digits = word + 5;
-			errno = 0;
+			/* Up to 20 digits (RFC 1870); past 2^64 strtoull gives
+			 * ULLONG_MAX, which is too big, not a syntax error. */
 			unsigned long long v = strtoull(digits, &end, 10);
 			if (*digits < '0' || *digits > '9' || *end != '\0' ||
-			    errno == ERANGE || strlen(digits) > 20) {
+			    strlen(digits) > 20) {
 				refuse(s, R_SYNTAX, "Syntax: SIZE=<number>");
 				return 0;
 			}

@@ -315,6 +315,26 @@ START_TEST(mail_parameters)
 }
 END_TEST
 
+START_TEST(size_of_twenty_digits_is_too_big)
+{
+	/* RFC 1870 allows 20 digits; past 2^64 the value is too big (552),
+	 * not a syntax error (501), as 21 digits are. */
+	struct test_run r = {0};
+	expect_replies(&r,
+		       "EHLO c\r\n"
+		       "MAIL FROM:<a@x.example> SIZE=18446744073709551616\r\n"
+		       "MAIL FROM:<a@x.example> SIZE=99999999999999999999\r\n"
+		       "MAIL FROM:<a@x.example> SIZE=999999999999999999999\r\n"
+		       "QUIT\r\n", 0,
+		       GREETING EHLO_REPLY
+		       "552 5.3.4 Message size exceeds fixed maximum message size\r\n"
+		       "552 5.3.4 Message size exceeds fixed maximum message size\r\n"
+		       "501 5.5.4 Syntax: SIZE=<number>\r\n"
+		       BYE);
+	test_cleanup(&r);
+}
+END_TEST
+
 START_TEST(mail_parameters_need_ehlo)
 {
 	struct test_run r = {0};
@@ -1173,6 +1193,7 @@ Suite *session_suite(void)
 	tcase_add_test(tc, second_helo_resets_transaction);
 	tcase_add_test(tc, mail_null_sender);
 	tcase_add_test(tc, mail_parameters);
+	tcase_add_test(tc, size_of_twenty_digits_is_too_big);
 	tcase_add_test(tc, mail_parameters_need_ehlo);
 	tcase_add_test(tc, mail_sequence);
 	tcase_add_test(tc, mail_bad_syntax);
