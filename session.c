@@ -450,6 +450,12 @@ static void cmd_rcpt(struct session *s, char *arg)
 		refuse(s, R_BAD_ADDRESS, NULL);
 		return;
 	}
+	if (*rest != '\0' && *rest != ' ') {
+		/* "<path>x": a syntax error, as for MAIL, not a parameter */
+		s->rcpt_refused++;
+		refuse(s, R_SYNTAX, "Syntax: RCPT TO:<address>");
+		return;
+	}
 	while (*rest == ' ')
 		rest++;
 	if (*rest != '\0') {
