@@ -52,6 +52,7 @@ void log_setup(struct logger *lg, int conversation_fd)
 		lg->mode = LOGTO_JOURNAL;
 	} else {
 		lg->mode = LOGTO_PLAIN;
+		lg->to_file = S_ISREG(err.st_mode);
 	}
 	if (lg->mode == LOGTO_SYSLOG)
 		openlog("smtpd", LOG_PID | LOG_NDELAY, LOG_MAIL);

@@ -21,6 +21,7 @@ struct logger {
 	enum log_mode mode;
 	int fd;
 	long pid;		/* for "smtpd[pid]:", asked once */
+	int to_file;		/* stderr is a regular file */
 };
 
 /* Decide where lines go, given the conversation's input fd. */

@@ -552,7 +552,9 @@ static void set_limits(const struct config *c)
 		       (rlim_t)c->max_recipients * (ADDRESS_MAX + 32) + (256 << 10);
 	struct rlimit rl = {fsize, fsize};
 
-	if (setrlimit(RLIMIT_FSIZE, &rl) < 0 && errno != EPERM)
+	/* The limit holds for every file of the process: a log file on
+	 * stderr, larger than a message, would lose every line. */
+	if (!c->log.to_file && setrlimit(RLIMIT_FSIZE, &rl) < 0 && errno != EPERM)
 		log_line(&c->log, LOG_WARNING, "setrlimit(RLIMIT_FSIZE): %s", strerror(errno));
 #if !defined(__SANITIZE_ADDRESS__) && !defined(SMTPD_NO_AS_LIMIT)
 	/* Sanitizers reserve terabytes of shadow memory; they get no cap. */

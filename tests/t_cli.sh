@@ -296,5 +296,19 @@ if [ $ns_ok = 1 ]; then
 	expect_out hostname '220 host.example ESMTP smtpd\r\n250 host.example\r\n250 OK\r\n250 OK\r\n550 Relaying denied\r\n221 host.example Service closing transmission channel\r\n'
 fi
 
+# A log file larger than --max-size plus the envelope: the file size limit
+# smtpd sets for the spool must not cost it its log lines (every file of
+# the process is under the limit).
+printf 'HELO c\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<b@example.org>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n' >"$T/in"
+truncate -s 20M "$T/big.log"
+checks=$((checks + 1))
+"$SMTPD" --spool "$T/biglog" --hostname mx.test --domain example.org --max-size 1000 <"$T/in" >"$T/biglog.out" 2>>"$T/big.log"
+rc=$?
+[ $rc = 0 ] || fail "log file over the size limit: exit status $rc"
+grep -q '^250 OK: queued' "$T/biglog.out" || fail "log file over the size limit: message not queued"
+tail -c 1000 "$T/big.log" | tr -d '\0' | grep -q 'accepted id=' ||
+	fail "log file over the size limit: no 'accepted' line appended"
+rm -f "$T/big.log" "$T/in"
+
 echo "t_cli: $checks runs, $failures failures"
 [ $failures = 0 ]
