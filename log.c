@@ -4,11 +4,13 @@
  * that came from the client.  Never writes to the conversation.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -146,6 +148,43 @@ static size_t format(char *buf, size_t size, size_t n, const char *fmt,
 	return n;
 }
 
+/*
+ * One write per line, so that lines from concurrent sessions sharing a log
+ * stay whole (a pipe takes up to PIPE_BUF bytes at once).  A reader that
+ * stops reading (multilog stopped on a full disk, a journal that does not
+ * keep up) must not hold the session past its timeouts: on a pipe or a
+ * socket the line waits LOG_WAIT_MS for room, then it is dropped.  A
+ * failed log write is not worth a failed session.
+ */
+#define LOG_WAIT_MS 1000
+
+static void write_line(const struct logger *lg, const char *line, size_t n)
+{
+	struct iovec iov = {.iov_base = (void *)line, .iov_len = n};
+	int waited = 0;
+
+	while (iov.iov_len > 0) {
+		/* RWF_NOWAIT: "would block" instead of blocking, where the
+		 * kernel can tell (pipes, sockets); files take write(). */
+		ssize_t w = lg->to_file ? -1 : pwritev2(lg->fd, &iov, 1, -1, RWF_NOWAIT);
+		if (lg->to_file || (w < 0 && (errno == EOPNOTSUPP || errno == EINVAL)))
+			w = write(lg->fd, iov.iov_base, iov.iov_len);
+		if (w > 0) {
+			iov.iov_base = (char *)iov.iov_base + w;
+			iov.iov_len -= (size_t)w;
+		} else if (w < 0 && errno == EINTR) {
+			continue;
+		} else if (w < 0 && errno == EAGAIN && !waited) {
+			struct pollfd p = {.fd = lg->fd, .events = POLLOUT};
+			waited = 1;
+			if (poll(&p, 1, LOG_WAIT_MS) <= 0)
+				return;
+		} else {
+			return;
+		}
+	}
+}
+
 void log_line(const struct logger *lg, int priority, const char *fmt, ...)
 {
 	char line[2048];
@@ -171,17 +210,7 @@ void log_line(const struct logger *lg, int priority, const char *fmt, ...)
 	n = format(line, sizeof line, n, fmt, ap);
 	va_end(ap);
 	line[n++] = '\n';
-	/* One write per line so that lines from concurrent sessions sharing a
-	 * log file stay whole; a failed log write is not worth a failed
-	 * session. */
-	for (size_t off = 0; off < n;) {
-		ssize_t w = write(lg->fd, line + off, n - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			break;
-		off += (size_t)w;
-	}
+	write_line(lg, line, n);
 }
 
 const char *log_escape(char *dst, size_t dstsize, const char *src, size_t len)

@@ -10,14 +10,15 @@ import os
 import re
 import select
 import signal
+import subprocess
 import sys
 import threading
 import time
 
 sys.dont_write_bytecode = True   # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from smtptest import (EHLO_REPLY, SmtpdTestCase, Spool, clean_env,  # noqa: E402
-                      main)
+from smtptest import (BASE_ARGS, EHLO_REPLY, SMTPD, SmtpdTestCase,  # noqa: E402
+                      Spool, clean_env, main)
 
 BYE = b"221 2.0.0 mx.test Service closing transmission channel\r\n"
 DATA_GO = b"354 Start mail input; end with <CRLF>.<CRLF>\r\n"
@@ -383,6 +384,37 @@ class Logging(SmtpdTestCase):
                          r'from=<"we\\x5c\\x5cird"@example.net> reply=552\n')
         self.assertIn("accepted=0 refused=1", log)
         self.assertNotIn("secret", log)
+
+    def test_stalled_log_reader(self):
+        # A log pipe that nobody reads (multilog stopped on a full disk)
+        # must not hold the session for ever: a line waits a second for
+        # room, then it is dropped.  Before, the first write blocked until
+        # the reader came back, past every timeout and deaf to SIGTERM.
+        r, w = os.pipe()
+        os.set_blocking(w, False)
+        try:
+            while True:
+                os.write(w, b"x" * 4096)
+        except BlockingIOError:
+            pass
+        os.set_blocking(w, True)
+        start = time.monotonic()
+        proc = subprocess.Popen([SMTPD, "--spool", self.spool.dir] + list(BASE_ARGS),
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=w, env=clean_env())
+        os.close(w)
+        try:
+            out, _ = proc.communicate(b"HELO c\r\nQUIT\r\n", timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            self.fail("smtpd still writing to a full log pipe after 20 s")
+        finally:
+            os.close(r)
+        self.assertEqual(out, b"220 mx.test ESMTP smtpd\r\n250 mx.test\r\n"
+                         b"221 mx.test Service closing transmission channel\r\n")
+        self.assertEqual(proc.returncode, 0)
+        self.assertLess(time.monotonic() - start, 10)
 
     def test_stderr_is_the_conversation(self):
         # Under inetd and xinetd fd 2 is the client's socket: not one log
