@@ -55,6 +55,7 @@ void log_setup(struct logger *lg, int conversation_fd)
 	} else {
 		lg->mode = LOGTO_PLAIN;
 		lg->to_file = S_ISREG(err.st_mode);
+		lg->file_size = lg->to_file ? (unsigned long long)err.st_size : 0;
 	}
 	if (lg->mode == LOGTO_SYSLOG)
 		openlog("smtpd", LOG_PID | LOG_NDELAY, LOG_MAIL);

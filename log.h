@@ -22,6 +22,7 @@ struct logger {
 	int fd;
 	long pid;		/* for "smtpd[pid]:", asked once */
 	int to_file;		/* stderr is a regular file */
+	unsigned long long file_size;	/* its size at start */
 };
 
 /* Decide where lines go, given the conversation's input fd. */

@@ -553,8 +553,11 @@ static void set_limits(const struct config *c)
 	struct rlimit rl = {fsize, fsize};
 
 	/* The limit holds for every file of the process: a log file on
-	 * stderr, larger than a message, would lose every line. */
-	if (!c->log.to_file && setrlimit(RLIMIT_FSIZE, &rl) < 0 && errno != EPERM)
+	 * stderr larger than a message would lose every line.  It gets room
+	 * for what other sessions append while this one runs. */
+	if (c->log.to_file && c->log.file_size + ((rlim_t)64 << 20) > fsize)
+		rl.rlim_cur = rl.rlim_max = c->log.file_size + ((rlim_t)64 << 20);
+	if (setrlimit(RLIMIT_FSIZE, &rl) < 0 && errno != EPERM)
 		log_line(&c->log, LOG_WARNING, "setrlimit(RLIMIT_FSIZE): %s", strerror(errno));
 #if !defined(__SANITIZE_ADDRESS__) && !defined(SMTPD_NO_AS_LIMIT)
 	/* Sanitizers reserve terabytes of shadow memory; they get no cap. */

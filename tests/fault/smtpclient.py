@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import termios
+import threading
 import time
 
 SMTPD = os.environ.get("SMTPD") or os.path.join(
@@ -121,13 +122,21 @@ class Smtpd:
             e.pop(k, None)
         if env:
             e.update(env)
-        self.errlog = tempfile.TemporaryFile()
+        # stderr is a pipe, read by a thread, as under tcpserver and
+        # multilog: a regular file would raise smtpd's file size limit (it
+        # makes room for a log file), and the limit is under test here.
+        err_r, err_w = os.pipe()
+        self.errlog = []
         cmd = [smtpd or SMTPD, "--spool", spool, "--hostname", HOST,
                "--domain", DOMAIN] + list(args)
         self.proc = subprocess.Popen(cmd, stdin=stdin if theirs is None else theirs,
                                      stdout=stdout if theirs is None else theirs,
-                                     stderr=self.errlog, env=e,
+                                     stderr=err_w, env=e,
                                      close_fds=True)
+        os.close(err_w)
+        self.err_thread = threading.Thread(target=self._read_stderr, args=(err_r,),
+                                           daemon=True)
+        self.err_thread.start()
         if theirs is not None:
             theirs.close()
         self.sock = ours
@@ -274,9 +283,16 @@ class Smtpd:
             self.status = "hung"
         return self.status
 
+    def _read_stderr(self, fd):
+        with os.fdopen(fd, "rb", buffering=0) as f:
+            for chunk in iter(lambda: f.read(65536), b""):
+                self.errlog.append(chunk)
+
     def stderr(self):
-        self.errlog.seek(0)
-        return self.errlog.read().decode("latin-1", "replace")
+        """What smtpd logged so far (all of it once it has exited)."""
+        if self.status is not None:
+            self.err_thread.join(5)
+        return b"".join(self.errlog).decode("latin-1", "replace")
 
     def hwm_kib(self):
         """Peak resident memory so far (VmHWM; exec resets it, unlike the
