@@ -160,7 +160,8 @@ static int fdio_write(void *ctx, const void *buf, size_t n)
 }
 
 /* The tarpit's commands are often read already, so no read would see the
- * deadline or a signal after it: the pause must. */
+ * deadline after it: the pause must.  A termination signal ends the pause
+ * early; the reply under way goes out, and the next wait says 421. */
 static int fdio_pause(void *ctx, unsigned ms)
 {
 	struct fdio *f = ctx;
@@ -179,7 +180,7 @@ static int fdio_pause(void *ctx, unsigned ms)
 	}
 	for (;;) {
 		if (*f->stop)
-			return IO_SIGNAL;
+			return 0;
 		now = monotonic_now();
 		long long left = ms_between(&now, &end);
 		if (left <= 0)

@@ -85,8 +85,8 @@ static int refusal_begin(struct session *s)
 		reply_flush(&s->out);
 		int r = s->in.io->pause(s->in.io->ctx, c->error_delay_ms);
 		if (r < 0) {
-			/* The session's time ran out, or we are told to stop,
-			 * in the delay: that is the answer, not the refusal. */
+			/* The session's time ran out in the delay: that is
+			 * the answer, not the refusal. */
 			input_failed(s, r);
 			return -1;
 		}
