@@ -177,8 +177,9 @@ static void write_line(const struct logger *lg, const char *line, size_t n)
 			continue;
 		} else if (w < 0 && errno == EAGAIN && !waited) {
 			struct pollfd p = {.fd = lg->fd, .events = POLLOUT};
+			static const struct timespec wait = {LOG_WAIT_MS / 1000, 0};
 			waited = 1;
-			if (poll(&p, 1, LOG_WAIT_MS) <= 0)
+			if (ppoll(&p, 1, &wait, NULL) <= 0)
 				return;
 		} else {
 			return;
