@@ -167,8 +167,11 @@ static void write_line(const struct logger *lg, const char *line, size_t n)
 	while (iov.iov_len > 0) {
 		/* RWF_NOWAIT: "would block" instead of blocking, where the
 		 * kernel can tell (pipes, sockets); files take write(). */
-		ssize_t w = lg->to_file ? -1 : pwritev2(lg->fd, &iov, 1, -1, RWF_NOWAIT);
-		if (lg->to_file || (w < 0 && (errno == EOPNOTSUPP || errno == EINVAL)))
+		ssize_t w;
+		if (lg->to_file)
+			w = write(lg->fd, iov.iov_base, iov.iov_len);
+		else if ((w = pwritev2(lg->fd, &iov, 1, -1, RWF_NOWAIT)) < 0 &&
+			 (errno == EOPNOTSUPP || errno == EINVAL))
 			w = write(lg->fd, iov.iov_base, iov.iov_len);
 		if (w > 0) {
 			iov.iov_base = (char *)iov.iov_base + w;
