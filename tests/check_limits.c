@@ -114,13 +114,17 @@ END_TEST
 
 START_TEST(default_max_recipients_is_100)
 {
+	/* 30 recipients too many, more than --max-errors (20): past the limit
+	 * the client is to send the message to those accepted and the rest
+	 * later (RFC 5321 4.5.3.1.10), so a 452 spends no error budget, or
+	 * the session would close before DATA and the message be lost. */
 	struct test_run r = {0};
 	struct text in = {0}, want = {0};
 	char line[64];
 
 	adds(&in, "EHLO c\r\nMAIL FROM:<a@x.example>\r\n");
 	adds(&want, GREETING EHLO_REPLY "250 2.1.0 OK\r\n");
-	for (int i = 1; i <= 101; i++) {
+	for (int i = 1; i <= 130; i++) {
 		snprintf(line, sizeof line, "RCPT TO:<r%d@example.org>\r\n", i);
 		adds(&in, line);
 		adds(&want, i <= 100 ? "250 2.1.5 OK\r\n" : "452 4.5.3 Too many recipients\r\n");
@@ -134,34 +138,6 @@ START_TEST(default_max_recipients_is_100)
 	const char *file = test_queued(&r, 0, NULL);
 	ck_assert_ptr_nonnull(strstr(file, "X-Original-To: <r100@example.org>\n"));
 	ck_assert_ptr_null(strstr(file, "<r101@"));
-	test_cleanup(&r);
-}
-END_TEST
-
-START_TEST(recipients_past_the_limit_spend_no_error_budget)
-{
-	/* RFC 5321 4.5.3.1.10: past the limit the client sends the message to
-	 * those accepted and the rest later.  If each 452 counted as an error,
-	 * 30 of them would reach --max-errors (20) and close the session before
-	 * DATA, losing the message for all 100. */
-	struct test_run r = {0};
-	struct text in = {0}, want = {0};
-	char line[64];
-
-	adds(&in, "EHLO c\r\nMAIL FROM:<a@x.example>\r\n");
-	adds(&want, GREETING EHLO_REPLY "250 2.1.0 OK\r\n");
-	for (int i = 1; i <= 130; i++) {
-		snprintf(line, sizeof line, "RCPT TO:<r%d@example.org>\r\n", i);
-		adds(&in, line);
-		adds(&want, i <= 100 ? "250 2.1.5 OK\r\n" : "452 4.5.3 Too many recipients\r\n");
-	}
-	adds(&in, "DATA\r\nx\r\n.\r\nQUIT\r\n");
-	adds(&want, GO QUEUED BYE);
-	test_keep(&r, in.p);
-	test_keep(&r, want.p);
-	test_session(&r, in.p, in.len, 0);
-	expect(&r, want.p);
-	ck_assert_ptr_nonnull(strstr(test_queued(&r, 0, NULL), "X-Original-To: <r100@example.org>\n"));
 	test_cleanup(&r);
 }
 END_TEST
@@ -846,7 +822,6 @@ Suite *limits_suite(void)
 	tcase_add_test(tc, max_recipients);
 	tcase_add_test(tc, default_max_recipients_is_100);
 	tcase_add_test(tc, max_recipients_past_the_inline_list);
-	tcase_add_test(tc, recipients_past_the_limit_spend_no_error_budget);
 	tcase_add_test(tc, declared_size_over_max);
 	tcase_add_test(tc, size_over_max_during_data);
 	tcase_add_test(tc, oversized_message_dropped_at_once);
