@@ -206,7 +206,7 @@ static int list_fits(const char *k, size_t kn, const struct rec *r)
 		size_t len = strcspn(w, " ");
 		if (len == kn - 1) {
 			size_t i = 0;
-			while (i < len && lower((unsigned char)w[i]) == k[1 + i])
+			while (i < len && lower((unsigned char)w[i]) == (unsigned char)k[1 + i])
 				i++;
 			if (i == len)
 				return 1;

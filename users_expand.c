@@ -51,7 +51,7 @@ static int seen_add(struct seen *s, const char *key, size_t n)
 		return -1;
 	for (i = hash_key(key, n) & s->mask; s->slot[i] != 0; i = (i + 1) & s->mask) {
 		const char *k = s->arena + s->slot[i] - 1;
-		if (memcmp(k, key, n) == 0 && k[n] == '\0')
+		if (strncmp(k, key, n) == 0 && k[n] == '\0')	/* k may be shorter */
 			return 0;
 	}
 	if (s->used + n + 1 > s->cap) {

@@ -80,7 +80,7 @@ static int local_is(const char *key, const char *local)
 static int same_text(const char *a, size_t n, const char *lowered)
 {
 	for (size_t i = 0; i < n; i++)
-		if (lower((unsigned char)a[i]) != lowered[i])
+		if (lower((unsigned char)a[i]) != (unsigned char)lowered[i])
 			return 0;
 	return lowered[n] == '\0';
 }

@@ -81,7 +81,9 @@ const char *users_text_find(const struct users *u, const char *key, size_t n)
 
 	for (; u->slot[i] != SLOT_EMPTY; i = (i + 1) & u->mask) {
 		const char *k = u->buf + u->slot[i] + 1;
-		if (memcmp(k, key, n) == 0 && k[n] == '\0')
+		/* strncmp: a shorter stored key ends at its NUL, which may be
+		 * the buffer's last byte (memcmp would read n bytes of it) */
+		if (strncmp(k, key, n) == 0 && k[n] == '\0')
 			return k - 1;
 	}
 	return NULL;
