@@ -60,7 +60,11 @@ int users_cdb_value(const char *v, size_t n, struct rec *r)
 			longest = len;
 	}
 	switch (r->kind) {
-	case USERS_ACCEPT: return count <= 1 && longest <= USERS_NAME_MAX;
+	case USERS_ACCEPT:
+		/* The name goes into VRFY's replies: a line end in it would
+		 * forge a reply line.  The text form never lets one in. */
+		return count <= 1 && longest <= USERS_NAME_MAX &&
+		       (count == 0 || users_name_ok((const unsigned char *)r->args, longest, NULL, 0));
 	case USERS_FORWARD:
 	case USERS_MOVED: return count == 1 && longest <= ADDRESS_MAX;
 	default: return count >= 1 && longest <= ADDRESS_MAX;

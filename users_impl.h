@@ -122,6 +122,11 @@ void users_fill_entry(const struct rec *r, const char *mailbox,
 
 /* Untrusted text s (n bytes) for a message, into out. */
 const char *users_show(char *out, size_t outsize, const char *s, size_t n);
+
+/* A full name or a word of it: printable ASCII or valid UTF-8, no
+ * controls, no '<' or '>' (it goes into VRFY's replies).  0 with the
+ * reason in why (which may be NULL with whysize 0) if not. */
+int users_name_ok(const unsigned char *s, size_t n, char *why, size_t whysize);
 /* One error: "file:line: reason", or "file: reason" when line is 0. */
 __attribute__((format(printf, 3, 4)))
 void users_parse_error(struct parse *p, unsigned long line, const char *fmt, ...);

@@ -154,9 +154,7 @@ static size_t address_field(const char *f, size_t n, int catchall_ok,
 	return k;
 }
 
-/* One word of a full name: printable ASCII or valid UTF-8, no controls,
- * no '<' or '>'.  0 with the reason if not. */
-static int name_word_ok(const unsigned char *s, size_t n, char *why, size_t whysize)
+int users_name_ok(const unsigned char *s, size_t n, char *why, size_t whysize)
 {
 	for (size_t i = 0; i < n;) {
 		unsigned c = s[i], need, min, cp;
@@ -221,7 +219,7 @@ static int parse_name(const char *p, char **o, char *why, size_t whysize)
 	char *start = *o;
 
 	while (next_field(&p, 0, &f, &n)) {
-		if (!name_word_ok((const unsigned char *)f, n, why, whysize))
+		if (!users_name_ok((const unsigned char *)f, n, why, whysize))
 			return 0;
 		if (len + (len > 0) + n > USERS_NAME_MAX) {
 			snprintf(why, whysize, "full name longer than %d bytes",

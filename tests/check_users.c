@@ -959,9 +959,10 @@ START_TEST(cdb_foreign_and_damaged)
 		"zwhat", "",
 		"lwrong", "\x1c\x08\0\0",			/* not wrong@ */
 		"nodd", "\x1c\x08\0",
+		"aevil@example.org", "AEvil\r\n250 x\0",	/* a reply line in VRFY */
 	};
 	static const size_t damaged_len[] = {19, 1, 17, 1, 16, 1, 17, 17, 14, 20,
-					     16, 1, 5, 4, 5, 4, 5, 0, 6, 4, 4, 3};
+					     16, 1, 5, 4, 5, 4, 5, 0, 6, 4, 4, 3, 17, 13};
 	struct users_entry e;
 	struct users *u;
 	int errors, rc;
@@ -978,11 +979,12 @@ START_TEST(cdb_foreign_and_damaged)
 			 "(damaged or cut short): compile it again");
 	/* Damaged records: USERS_ERROR for the session (a 451), and every
 	 * one of them in users_check. */
-	path = make_cdb("damaged.cdb", damaged, 22, damaged_len);
+	path = make_cdb("damaged.cdb", damaged, 24, damaged_len);
 	u = open_ok(path);
 	ck_assert_int_eq(users_lookup(u, "good@example.org", NULL, &e), USERS_ACCEPT);
 	ck_assert_int_eq(users_lookup(u, "bad@example.org", NULL, &e), USERS_ERROR);
 	ck_assert_int_eq(users_lookup(u, "loop@example.org", NULL, &e), USERS_ERROR);
+	ck_assert_int_eq(users_lookup(u, "evil@example.org", NULL, &e), USERS_ERROR);
 	ck_assert_int_eq(users_lookup(u, "g@example.org", NULL, &e), USERS_GROUP);
 	ck_assert_int_eq(users_expand(u, &e, collect, &(struct text){0}), -2);
 	search(u, "none", 10, &rc);
@@ -998,8 +1000,9 @@ START_TEST(cdb_foreign_and_damaged)
 		"T/damaged.cdb: record 8: list \"lnone\" has a bad position 2050\n"
 		"T/damaged.cdb: record 9: unknown key \"zwhat\"\n"
 		"T/damaged.cdb: record 10: list \"lwrong\" holds \"good@example.org\", which does not fit\n"
-		"T/damaged.cdb: record 11: bad list\n");
-	ck_assert_int_eq(errors, 8);
+		"T/damaged.cdb: record 11: bad list\n"
+		"T/damaged.cdb: record 12: bad value for \"evil@example.org\"\n");
+	ck_assert_int_eq(errors, 9);
 	dir_remove();
 }
 END_TEST
