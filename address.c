@@ -211,10 +211,12 @@ enum address_result address_parse(const char *s, struct address *a,
 	return ADDRESS_OK;
 }
 
+/* "postmaster" quoted is the same local part (RFC 5321 4.1.2), so it
+ * reaches the same person. */
 int address_is_postmaster(const struct address *a)
 {
-	return a->local_len == 10 &&
-	       strncasecmp(a->mailbox, "postmaster", 10) == 0;
+	return (a->local_len == 10 && strncasecmp(a->mailbox, "postmaster", 10) == 0) ||
+	       (a->local_len == 12 && strncasecmp(a->mailbox, "\"postmaster\"", 12) == 0);
 }
 
 int address_domain_equal(const char *a, const char *b)

@@ -200,8 +200,10 @@ END_TEST
 START_TEST(postmaster)
 {
 	static const char *const yes[] = {"<postmaster>", "<POSTMASTER>", "<PostMaster>",
-					  "<postmaster@example.org>", "<Postmaster@other.example>"};
+					  "<postmaster@example.org>", "<Postmaster@other.example>",
+					  "<\"postmaster\"@example.org>", "<\"PostMaster\"@example.org>"};
 	static const char *const no[] = {"<>", "<postmaster1@example.org>",
+					 "<\"postmaster1\"@example.org>", "<\"post master\"@example.org>",
 					 "<post@example.org>", "<xpostmaster@example.org>"};
 	struct address a;
 	const char *rest;
