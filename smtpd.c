@@ -377,7 +377,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 			break;
 		case OPT_DELIMITER:
 			if (!delimiter_ok(optarg))
-				usage_error("--recipient-delimiter: '%s'%s is not 1 to 4 punctuation characters", optarg, "");
+				usage_error("--recipient-delimiter: '%s'%s is not 1 to 4 of +-=_#~%%&!", optarg, "");
 			c->recipient_delimiter = optarg;
 			break;
 		case OPT_VRFY:
