@@ -403,6 +403,7 @@ def signal_at_commit():
         else:
             sc.check(codes == [421] and names == [], "%s: replies %s, files %s" % (what, codes, names))
         outcomes[tuple(codes)] = outcomes.get(tuple(codes), 0) + 1
+        sc.remove_tree(spool)
     print("signal at the end of data: outcomes %s" % outcomes)
 
 
