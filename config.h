@@ -36,7 +36,9 @@ struct config {
 	const char *recipient_delimiter;/* "+" or NULL */
 	int vrfy, expn;			/* answer VRFY/EXPN from the table */
 
-	struct logger log;
+	/* main()'s logger: not const, as a log reader that stalls is
+	 * remembered there (see log.c). */
+	struct logger *log;
 };
 
 #endif

@@ -38,6 +38,7 @@ void log_setup(struct logger *lg, int conversation_fd)
 {
 	struct stat err, conv;
 
+	memset(lg, 0, sizeof *lg);
 	lg->fd = 2;
 	lg->pid = (long)getpid();
 	if (fstat(2, &err) < 0) {
@@ -154,15 +155,17 @@ static size_t format(char *buf, size_t size, size_t n, const char *fmt,
  * stay whole (a pipe takes up to PIPE_BUF bytes at once).  A reader that
  * stops reading (multilog stopped on a full disk, a journal that does not
  * keep up) must not hold the session past its timeouts: on a pipe or a
- * socket the line waits LOG_WAIT_MS for room, then it is dropped.  A
- * failed log write is not worth a failed session.
+ * socket the line waits LOG_WAIT_MS for room, then it is dropped, and
+ * later lines of the session are tried without waiting, so a stalled
+ * reader costs a session one wait, not one per line.  A failed log write
+ * is not worth a failed session.  Returns 0 when the line went out.
  */
 #define LOG_WAIT_MS 1000
 
-static void write_line(const struct logger *lg, const char *line, size_t n)
+static int write_line(struct logger *lg, const char *line, size_t n)
 {
 	struct iovec iov = {.iov_base = (void *)line, .iov_len = n};
-	int waited = 0;
+	int waited = lg->stalled;
 
 	while (iov.iov_len > 0) {
 		/* RWF_NOWAIT: "would block" instead of blocking, where the
@@ -182,15 +185,42 @@ static void write_line(const struct logger *lg, const char *line, size_t n)
 			struct pollfd p = {.fd = lg->fd, .events = POLLOUT};
 			static const struct timespec wait = {LOG_WAIT_MS / 1000, 0};
 			waited = 1;
-			if (ppoll(&p, 1, &wait, NULL) <= 0)
-				return;
+			if (ppoll(&p, 1, &wait, NULL) <= 0) {
+				lg->stalled = 1;
+				return -1;
+			}
 		} else {
-			return;
+			if (w < 0 && errno == EAGAIN)
+				lg->stalled = 1;
+			return -1;
 		}
 	}
+	lg->stalled = 0;
+	return 0;
 }
 
-void log_line(const struct logger *lg, int priority, const char *fmt, ...)
+/* Before the first line that may go out after losses: how many were lost,
+ * so that the gap in the log is not silent.  prefix is the next line's
+ * "smtpd[pid]: " or "<N>". */
+static int report_dropped(struct logger *lg, const char *line, size_t prefix)
+{
+	static const char text[] = " earlier log line(s) lost: the log was full or not read";
+	char note[128];
+	size_t m = prefix;
+
+	memcpy(note, line, prefix);
+	if (lg->mode == LOGTO_JOURNAL)
+		note[1] = (char)('0' + LOG_WARNING);
+	put_number(note, sizeof note, &m, lg->dropped, 0);
+	put(note, sizeof note, &m, text, sizeof text - 1);
+	note[m++] = '\n';
+	if (write_line(lg, note, m) < 0)
+		return -1;
+	lg->dropped = 0;
+	return 0;
+}
+
+void log_line(struct logger *lg, int priority, const char *fmt, ...)
 {
 	char line[2048];
 	size_t n = 0;
@@ -212,10 +242,16 @@ void log_line(const struct logger *lg, int priority, const char *fmt, ...)
 		put_number(line, sizeof line, &n, (unsigned long long)lg->pid, 0);
 		put(line, sizeof line, &n, "]: ", 3);
 	}
+	size_t prefix = n;
 	n = format(line, sizeof line, n, fmt, ap);
 	va_end(ap);
 	line[n++] = '\n';
-	write_line(lg, line, n);
+	if (lg->dropped > 0 && report_dropped(lg, line, prefix) < 0) {
+		lg->dropped++;
+		return;
+	}
+	if (write_line(lg, line, n) < 0)
+		lg->dropped++;
 }
 
 const char *log_escape(char *dst, size_t dstsize, const char *src, size_t len)

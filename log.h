@@ -23,13 +23,15 @@ struct logger {
 	long pid;		/* for "smtpd[pid]:", asked once */
 	int to_file;		/* stderr is a regular file */
 	unsigned long long file_size;	/* its size at start */
+	int stalled;		/* a line found no room within LOG_WAIT_MS */
+	unsigned long dropped;	/* lines lost since, not yet reported */
 };
 
 /* Decide where lines go, given the conversation's input fd. */
 void log_setup(struct logger *lg, int conversation_fd);
 
 /* priority is a syslog LOG_* level. */
-void log_line(const struct logger *lg, int priority, const char *fmt, ...)
+void log_line(struct logger *lg, int priority, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* Copy untrusted src into dst (size dstsize, always terminated): printable

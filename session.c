@@ -60,7 +60,7 @@ static void close_with(struct session *s, enum reply_id why)
 
 	reply_send(&s->out, why, s->cfg->hostname);
 	session_end(s);
-	log_line(&s->cfg->log, LOG_NOTICE, "closing: %d %s (peer %s)",
+	log_line(s->cfg->log, LOG_NOTICE, "closing: %d %s (peer %s)",
 		 reply_code(why), why == R_SHUTDOWN ? "shutdown" :
 		 why == R_TIMEOUT ? "timeout" : "limit",
 		 escaped(peer, sizeof peer, s->cfg->peer));
@@ -298,7 +298,7 @@ static void cmd_mail(struct session *s, char *arg)
 	if (s->cfg->min_free > 0) {
 		long long avail = store_free_bytes(s->store);
 		if (avail >= 0 && (unsigned long long)avail < s->cfg->min_free) {
-			log_line(&s->cfg->log, LOG_WARNING,
+			log_line(s->cfg->log, LOG_WARNING,
 				 "spool has %lld bytes free, below the floor of %llu",
 				 avail, s->cfg->min_free);
 			refuse(s, R_LOW_SPACE, NULL);
@@ -847,11 +847,11 @@ static void message_log(struct session *s, enum reply_id result)
 
 	escaped(from, sizeof from, s->sender.mailbox);
 	if (result == R_QUEUED)
-		log_line(&s->cfg->log, LOG_INFO,
+		log_line(s->cfg->log, LOG_INFO,
 			 "accepted id=%s size=%llu rcpts=%u from=<%s>",
 			 s->msg.id, s->data.size, s->nrcpts, from);
 	else
-		log_line(&s->cfg->log, LOG_NOTICE,
+		log_line(s->cfg->log, LOG_NOTICE,
 			 "refused id=%s size=%llu rcpts=%u from=<%s> reply=%d",
 			 s->msg.id[0] ? s->msg.id : "-", s->data.size,
 			 s->nrcpts, from, reply_code(result));
@@ -895,7 +895,7 @@ static void data_receive(struct session *s)
 			/* The client vanished or must be cut off mid-message:
 			 * nothing of it may stay in the spool. */
 			store_abort(s->store, &s->msg);
-			log_line(&s->cfg->log, LOG_NOTICE,
+			log_line(s->cfg->log, LOG_NOTICE,
 				 "message %s lost: connection ended after %llu bytes",
 				 s->msg.id, d->size);
 			input_failed(s, n);
@@ -950,7 +950,7 @@ static void cmd_data(struct session *s, char *arg)
 	e = store_open(s->store, &s->msg);
 	if (e != STORE_OK) {
 		why = reply_for_store(e);
-		log_line(&s->cfg->log, LOG_ERR, "cannot create a file in %s/tmp: %s",
+		log_line(s->cfg->log, LOG_ERR, "cannot create a file in %s/tmp: %s",
 			 s->cfg->spool, strerror(errno));
 		refuse(s, why, NULL);
 		transaction_reset(s);
@@ -1359,7 +1359,7 @@ static void log_disconnect(struct session *s)
 {
 	char peer[64];
 
-	log_line(&s->cfg->log, LOG_INFO,
+	log_line(s->cfg->log, LOG_INFO,
 		 "disconnect from %s commands=%u accepted=%u refused=%u errors=%u",
 		 escaped(peer, sizeof peer, s->cfg->peer), s->commands,
 		 s->accepted, s->refused, s->errors);
@@ -1397,7 +1397,7 @@ int session_run(struct session *s)
 	const struct io *io = s->in.io;
 	char peer[64];
 
-	log_line(&s->cfg->log, LOG_INFO, "connect from %s",
+	log_line(s->cfg->log, LOG_INFO, "connect from %s",
 		 escaped(peer, sizeof peer, s->cfg->peer));
 	if (s->cfg->greet_delay > 0 && io->pause != NULL && io->pending != NULL) {
 		/* Clients must wait for the greeting (RFC 5321 3.1); bots
@@ -1407,7 +1407,7 @@ int session_run(struct session *s)
 			input_failed(s, r);
 		} else if (io->pending(io->ctx)) {
 			reply_send(&s->out, R_EARLY_TALKER, NULL);
-			log_line(&s->cfg->log, LOG_NOTICE,
+			log_line(s->cfg->log, LOG_NOTICE,
 				 "input before the greeting from %s", peer);
 			session_end(s);
 		}

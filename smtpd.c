@@ -555,10 +555,10 @@ static void set_limits(const struct config *c)
 	/* The limit holds for every file of the process: a log file on
 	 * stderr larger than a message would lose every line.  It gets room
 	 * for what other sessions append while this one runs. */
-	if (c->log.to_file && c->log.file_size + ((rlim_t)64 << 20) > fsize)
-		rl.rlim_cur = rl.rlim_max = c->log.file_size + ((rlim_t)64 << 20);
+	if (c->log->to_file && c->log->file_size + ((rlim_t)64 << 20) > fsize)
+		rl.rlim_cur = rl.rlim_max = c->log->file_size + ((rlim_t)64 << 20);
 	if (setrlimit(RLIMIT_FSIZE, &rl) < 0 && errno != EPERM)
-		log_line(&c->log, LOG_WARNING, "setrlimit(RLIMIT_FSIZE): %s", strerror(errno));
+		log_line(c->log, LOG_WARNING, "setrlimit(RLIMIT_FSIZE): %s", strerror(errno));
 #if !defined(__SANITIZE_ADDRESS__) && !defined(SMTPD_NO_AS_LIMIT)
 	/* Sanitizers reserve terabytes of shadow memory; they get no cap. */
 	rlim_t as = ((rlim_t)256 << 20) + (rlim_t)c->max_recipients * (ADDRESS_MAX + 1);
@@ -566,7 +566,7 @@ static void set_limits(const struct config *c)
 		as += (rlim_t)users_memory(c->users);
 	rl.rlim_cur = rl.rlim_max = as;
 	if (setrlimit(RLIMIT_AS, &rl) < 0 && errno != EPERM)
-		log_line(&c->log, LOG_WARNING, "setrlimit(RLIMIT_AS): %s", strerror(errno));
+		log_line(c->log, LOG_WARNING, "setrlimit(RLIMIT_AS): %s", strerror(errno));
 #endif
 }
 
@@ -579,6 +579,7 @@ int main(int argc, char **argv)
 	struct io io;
 	struct store st;
 	struct users *users = NULL;
+	struct logger log;
 	char peer[80];
 	int status;
 
@@ -596,9 +597,10 @@ int main(int argc, char **argv)
 	int in_known = fstat(f.in, &in_sb) == 0;
 	c->terminal = in_known && S_ISCHR(in_sb.st_mode) && isatty(f.in);
 	f.in_is_socket = in_known && S_ISSOCK(in_sb.st_mode);
-	log_setup(&c->log, f.in);
+	c->log = &log;
+	log_setup(c->log, f.in);
 	if (listening < 0) {
-		log_line(&c->log, LOG_ERR,
+		log_line(c->log, LOG_ERR,
 			 "fd 3 is a listening socket: the socket unit needs Accept=yes");
 		return 1;
 	}
@@ -615,11 +617,11 @@ int main(int argc, char **argv)
 	fdio_bind(&f, &io);
 
 	if (session_init(&s, c, &st, &io) < 0) {
-		log_line(&c->log, LOG_ERR, "out of memory");
+		log_line(c->log, LOG_ERR, "out of memory");
 		return 1;
 	}
 	if (store_init(&st, c->spool, c->hostname) < 0) {
-		log_line(&c->log, LOG_ERR, "spool %s unusable: %s", c->spool,
+		log_line(c->log, LOG_ERR, "spool %s unusable: %s", c->spool,
 			 strerror(errno));
 		session_refuse(&s, R_SPOOL_UNUSABLE);
 		session_free(&s);
@@ -631,7 +633,7 @@ int main(int argc, char **argv)
 		char err[512];
 		users = users_open(o.users_path, err, sizeof err);
 		if (users == NULL) {
-			log_line(&c->log, LOG_ERR, "users table: %s", err);
+			log_line(c->log, LOG_ERR, "users table: %s", err);
 			session_refuse(&s, R_USERS_UNUSABLE);
 			session_free(&s);
 			store_close(&st);

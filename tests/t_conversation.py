@@ -385,11 +385,9 @@ class Logging(SmtpdTestCase):
         self.assertIn("accepted=0 refused=1", log)
         self.assertNotIn("secret", log)
 
-    def test_stalled_log_reader(self):
-        # A log pipe that nobody reads (multilog stopped on a full disk)
-        # must not hold the session for ever: a line waits a second for
-        # room, then it is dropped.  Before, the first write blocked until
-        # the reader came back, past every timeout and deaf to SIGTERM.
+    @staticmethod
+    def full_pipe():
+        """A pipe whose reader reads nothing, filled up: (read end, write end)."""
         r, w = os.pipe()
         os.set_blocking(w, False)
         try:
@@ -398,23 +396,73 @@ class Logging(SmtpdTestCase):
         except BlockingIOError:
             pass
         os.set_blocking(w, True)
+        return r, w
+
+    def test_stalled_log_reader(self):
+        # A log pipe that nobody reads (multilog stopped on a full disk)
+        # must not hold the session for ever: the first line waits a
+        # second for room, then it and every later line of the session are
+        # dropped without waiting.  Before, the first write blocked until
+        # the reader came back, past every timeout and deaf to SIGTERM;
+        # then each line waited its second (here 7 lines, 7 s).
+        r, w = self.full_pipe()
+        mail = b"MAIL FROM:<a@example.net>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n"
+        msg = b"Subject: t\r\n\r\nhello\r\n.\r\n"
         start = time.monotonic()
         proc = subprocess.Popen([SMTPD, "--spool", self.spool.dir] + list(BASE_ARGS),
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=w, env=clean_env())
         os.close(w)
         try:
-            out, _ = proc.communicate(b"HELO c\r\nQUIT\r\n", timeout=20)
+            out, _ = proc.communicate(b"HELO c\r\n" + (mail + msg) * 5 + b"QUIT\r\n",
+                                      timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.communicate()
             self.fail("smtpd still writing to a full log pipe after 20 s")
         finally:
             os.close(r)
-        self.assertEqual(out, b"220 mx.test ESMTP smtpd\r\n250 mx.test\r\n"
-                         b"221 mx.test Service closing transmission channel\r\n")
+        elapsed = time.monotonic() - start
+        self.assertEqual(out.count(b"250 OK: queued as "), 5, out)
+        self.assertTrue(out.endswith(b"221 mx.test Service closing transmission channel\r\n"), out)
         self.assertEqual(proc.returncode, 0)
-        self.assertLess(time.monotonic() - start, 10)
+        self.assertEqual(len(self.spool.messages()), 5)
+        self.assertLess(elapsed, 5, "one wait for the stalled reader, not one per line")
+
+    def test_log_reader_back_after_a_stall(self):
+        # The lines lost while the reader stalled are counted in the log
+        # once it reads again, before the next line.
+        r, w = self.full_pipe()
+        proc = subprocess.Popen([SMTPD, "--spool", self.spool.dir] + list(BASE_ARGS),
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=w, env=clean_env())
+        os.close(w)
+        try:
+            # The greeting follows the "connect from" line, dropped after
+            # its wait; then the reader drains the pipe and reads on.
+            self.assertEqual(proc.stdout.readline(), b"220 mx.test ESMTP smtpd\r\n")
+            os.set_blocking(r, False)
+            try:
+                while os.read(r, 65536):
+                    pass
+            except BlockingIOError:
+                pass
+            os.set_blocking(r, True)
+            out, _ = proc.communicate(b"HELO c\r\nQUIT\r\n", timeout=20)
+            log = b""
+            while True:
+                chunk = os.read(r, 65536)
+                if not chunk:
+                    break
+                log += chunk
+        finally:
+            os.close(r)
+        self.assertEqual(out, b"250 mx.test\r\n221 mx.test Service closing transmission channel\r\n")
+        lines = log.decode().splitlines()
+        self.assertEqual(len(lines), 2, lines)
+        self.assertRegex(lines[0], r"^smtpd\[\d+\]: 1 earlier log line\(s\) lost: "
+                         r"the log was full or not read$")
+        self.assertRegex(lines[1], r"^smtpd\[\d+\]: disconnect from local commands=2 ")
 
     def test_stderr_is_the_conversation(self):
         # Under inetd and xinetd fd 2 is the client's socket: not one log

@@ -20,6 +20,9 @@
 #include "session.h"
 #include "store.h"
 
+/* Tests discard log lines (check_fdio and t_conversation test the log). */
+static struct logger test_quiet_log = {.mode = LOGTO_NONE};
+
 struct testio {
 	const char *in;
 	size_t inlen, pos;
@@ -146,7 +149,7 @@ static inline void test_config(struct config *c, const char *spool)
 	c->hard_errors = 20;
 	c->error_delay_ms = 1000;
 	c->junk_limit = 100;
-	c->log.mode = LOGTO_NONE;
+	c->log = &test_quiet_log;
 }
 
 struct test_run {
