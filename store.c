@@ -32,16 +32,34 @@ enum store_err store_err_from_errno(int e)
 }
 
 /* Open a directory, creating it (mode 0700) only when it is missing: the
- * usual case, an existing spool, then costs one system call. */
-static int open_dir(int at, const char *name)
+ * usual case, an existing spool, then costs one system call.  *made is set
+ * when this call created it. */
+static int open_dir(int at, const char *name, int *made)
 {
 	int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (fd >= 0 || errno != ENOENT)
 		return fd;
-	if (mkdirat(at, name, 0700) < 0 && errno != EEXIST)
+	if (mkdirat(at, name, 0700) == 0)
+		*made = 1;
+	else if (errno != EEXIST)
 		return -1;
 	return openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+/* A directory we created is only there after a crash once the directory
+ * holding it is on disk: else the first 250 could promise a message in a
+ * new/ that a crash takes away. */
+static int sync_parent(int dirfd)
+{
+	int parent = openat(dirfd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc;
+
+	if (parent < 0)
+		return -1;
+	rc = fsync(parent);
+	close(parent);
+	return rc;
 }
 
 /* The Maildir specification forbids '/' in the host part and reserves ':'
@@ -67,24 +85,32 @@ static void safe_host(char *dst, size_t size, const char *host)
 
 int store_init(struct store *st, const char *dir, const char *hostname)
 {
-	int saved;
+	int saved, made_root = 0, made_sub = 0;
 
 	st->root_fd = st->tmp_fd = st->new_fd = -1;
 	st->counter = 0;
 	st->pid = (long)getpid();
 	safe_host(st->host, sizeof st->host, hostname);
-	st->root_fd = open_dir(AT_FDCWD, dir);
+	st->root_fd = open_dir(AT_FDCWD, dir, &made_root);
 	if (st->root_fd < 0)
 		return -1;
-	st->tmp_fd = open_dir(st->root_fd, "tmp");
+	st->tmp_fd = open_dir(st->root_fd, "tmp", &made_sub);
 	if (st->tmp_fd < 0)
 		goto fail;
-	st->new_fd = open_dir(st->root_fd, "new");
+	st->new_fd = open_dir(st->root_fd, "new", &made_sub);
 	if (st->new_fd < 0)
 		goto fail;
 	/* cur/ is never written by us, but a Maildir reader wants it. */
-	if (faccessat(st->root_fd, "cur", F_OK, 0) < 0 &&
-	    (errno != ENOENT || (mkdirat(st->root_fd, "cur", 0700) < 0 && errno != EEXIST)))
+	if (faccessat(st->root_fd, "cur", F_OK, 0) < 0) {
+		if (errno != ENOENT)
+			goto fail;
+		if (mkdirat(st->root_fd, "cur", 0700) == 0)
+			made_sub = 1;
+		else if (errno != EEXIST)
+			goto fail;
+	}
+	if ((made_sub && fsync(st->root_fd) < 0) ||
+	    (made_root && sync_parent(st->root_fd) < 0))
 		goto fail;
 	/* Can we create files at all?  Better to find out before 220. */
 	if (faccessat(st->tmp_fd, ".", W_OK | X_OK, AT_EACCESS) < 0 ||

@@ -171,6 +171,32 @@ for u in 000 022 077; do
 		fail "--spool: $T/mk$u holds: $(find "$T/mk$u" -mindepth 1)"
 done
 
+# What smtpd creates is on disk before its first 250: the spool made now
+# and its subdirectories are synced (fsync of the spool and of its parent),
+# else a crash could take away the new/ that the message was renamed into.
+if command -v strace >/dev/null 2>&1; then
+	checks=$((checks + 1))
+	mkdir -p "$T/parent"
+	printf 'HELO c\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<b@example.org>\r\nDATA\r\nSubject: s\r\n\r\nx\r\n.\r\nQUIT\r\n' |
+		strace -s 4096 -o "$T/fresh.trace" -e trace=mkdirat,openat,fsync,renameat,write \
+		"$SMTPD" --spool "$T/parent/fresh" --hostname mx.test --domain example.org \
+		>"$T/fresh.out" 2>"$T/fresh.err"
+	[ "$(ls "$T/parent/fresh/new" | wc -l)" = 1 ] || fail "fresh spool: the message is not in new/"
+	awk '
+		/^mkdirat\(AT_FDCWD, ".*\/fresh"/ { root = 1 }
+		/^openat\(AT_FDCWD, ".*\/fresh", .*\) = [0-9]+$/ { rootfd = $NF }
+		/^openat\([0-9]+, "\.\.", .*\) = [0-9]+$/ { parentfd = $NF }
+		/^fsync\(/ { fd = substr($1, 7) + 0
+			if (fd == rootfd && !renamed) synced_root = 1
+			if (fd == parentfd && !renamed) synced_parent = 1 }
+		/^renameat\(/ { renamed = 1 }
+		/^write\(1, ".*250 OK: queued/ { ok = root && synced_root && synced_parent }
+		END { exit ok ? 0 : 1 }' "$T/fresh.trace" ||
+		fail "fresh spool: not synced before the 250: $(grep -v '^write' "$T/fresh.trace" | tr '\n' ';')"
+else
+	echo "note: strace is not installed; the sync of a new spool is not checked"
+fi
+
 # An existing Maildir is used as it is, its modes untouched.
 mkdir -p "$T/old/tmp" "$T/old/new" "$T/old/cur"
 chmod 755 "$T/old" "$T/old/new"
