@@ -93,8 +93,30 @@ int users_cdb_get(const struct users *u, char t, const char *s, size_t n,
 	return *v != NULL ? 1 : -1;
 }
 
+/*
+ * Does the file end where its hash tables do?  A cdb is records, then 256
+ * hash tables, the last one ending the file; the 2048-byte table of
+ * contents at the start says where each lies.  A copy cut short loses the
+ * end of its tables, yet lookups that miss the lost slots still work:
+ * without this check such a table was taken, and some recipients got 451.
+ */
+static int whole_cdb(const struct cdb *c)
+{
+	unsigned long long end = 2048;
+
+	for (unsigned i = 0; i < 256; i++) {
+		unsigned long long pos = cdb_unpack(c->cdb_mem + 8 * i);
+		unsigned long long slots = cdb_unpack(c->cdb_mem + 8 * i + 4);
+		if (pos < 2048 || pos + 8 * slots > c->cdb_fsize)
+			return 0;
+		if (pos + 8 * slots > end)
+			end = pos + 8 * slots;
+	}
+	return end == c->cdb_fsize;
+}
+
 /* Is fd our cdb?  1 yes (u holds the mapping), 0 no, -1 a cdb of another
- * format version (reason in p). */
+ * format version or not whole (reason in p). */
 int users_cdb_open(struct users *u, int fd, struct parse *p)
 {
 	const char *v;
@@ -118,6 +140,11 @@ int users_cdb_open(struct users *u, int fd, struct parse *p)
 		return 0;
 	}
 	u->mapped = u->cdb.cdb_fsize;
+	if (!whole_cdb(&u->cdb)) {
+		users_parse_error(p, 0, "not a valid compiled table (damaged or cut short): "
+				  "compile it again");
+		return -1;
+	}
 	if (vn != strlen(USERS_CDB_FORMAT) || memcmp(v, USERS_CDB_FORMAT, vn) != 0) {
 		users_parse_error(p, 0, "a cdb of another format (not %s): compile the table again",
 				  USERS_CDB_FORMAT);

@@ -830,6 +830,37 @@ START_TEST(compile_round_trip)
 }
 END_TEST
 
+/* A compiled table cut short, or with bytes added, is refused at start,
+ * whatever its lookups happen to find.  Before, a copy missing up to its
+ * last 48 bytes (the end of its last hash table) was taken, and some
+ * recipients got 451. */
+START_TEST(cdb_cut_short_or_added_to)
+{
+	static const long changes[] = {-1, -8, -48, -200, 1, 4096};
+	char text_path[512], cdb_path[512];
+	struct stat st;
+	int errors;
+
+	dir_make();
+	snprintf(text_path, sizeof text_path, "%s", put("users", table));
+	snprintf(cdb_path, sizeof cdb_path, "%s/users.cdb", dir);
+	ck_assert_int_eq(compile(text_path), 0);
+	users_free(open_ok(cdb_path));
+	ck_assert_int_eq(stat(cdb_path, &st), 0);
+	for (size_t i = 0; i < sizeof changes / sizeof changes[0]; i++) {
+		ck_assert_int_eq(truncate(cdb_path, st.st_size + changes[i]), 0);
+		ck_assert_msg(strcmp(open_error(cdb_path), "T/users.cdb: not a valid compiled table "
+				     "(damaged or cut short): compile it again") == 0,
+			      "size %+ld: %s", changes[i], open_error(cdb_path));
+		assert_text(check_report(cdb_path, &errors), "T/users.cdb: not a valid compiled "
+			    "table (damaged or cut short): compile it again\n");
+		ck_assert_int_eq(errors, 1);
+		ck_assert_int_eq(compile(text_path), 0);
+	}
+	dir_remove();
+}
+END_TEST
+
 START_TEST(compile_replaces_atomically)
 {
 	char path[512], cdb_path[512];
@@ -1096,6 +1127,7 @@ Suite *users_suite(void)
 	tcase_add_test(use, expand_groups);
 	tcase_add_test(use, search_vrfy);
 	tcase_add_test(cdb, compile_round_trip);
+	tcase_add_test(cdb, cdb_cut_short_or_added_to);
 	tcase_add_test(cdb, non_ascii_names_and_a_short_last_key);
 	tcase_add_test(cdb, compile_replaces_atomically);
 	tcase_add_test(cdb, compile_refuses);
