@@ -180,7 +180,7 @@ static int fdio_pause(void *ctx, unsigned ms)
 	}
 	for (;;) {
 		if (*f->stop)
-			return 0;
+			return IO_SIGNAL;
 		now = monotonic_now();
 		long long left = ms_between(&now, &end);
 		if (left <= 0)

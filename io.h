@@ -29,8 +29,8 @@ struct io {
 	/* Write all n bytes; 0 on success, -1 when the peer is gone. */
 	int (*write)(void *ctx, const void *buf, size_t n);
 	/* Sleep for ms milliseconds (the error budget's tarpit, the greeting
-	 * delay); 0, or IO_DEADLINE when the session's deadline cut it short.
-	 * A termination signal ends it early with 0.  May be NULL. */
+	 * delay); 0, IO_DEADLINE when the session's deadline cut it short, or
+	 * IO_SIGNAL when a termination signal did.  May be NULL. */
 	int (*pause)(void *ctx, unsigned ms);
 	/* Is input already waiting, without blocking?  (Pipelining checks.) */
 	int (*pending)(void *ctx);

@@ -48,6 +48,9 @@ static const struct reply_entry table[R_COUNT] = {
 	[R_SYNTAX] = {501, "5.5.4", "%s"},
 	[R_BAD_ADDRESS] = {501, "5.1.3", "Bad address syntax"},
 	[R_ADDRESS_LONG] = {501, "5.1.3", "Address too long: local part over 64 or domain over 255 octets"},
+	/* RFC 3463: X.1.3 is the destination's syntax, X.1.7 the sender's. */
+	[R_BAD_SENDER] = {501, "5.1.7", "Bad address syntax"},
+	[R_SENDER_LONG] = {501, "5.1.7", "Address too long: local part over 64 or domain over 255 octets"},
 	[R_NOT_IMPLEMENTED] = {502, "5.5.1", "Command not implemented"},
 	[R_NEED_HELO] = {503, "5.5.1", "Bad sequence of commands: send HELO or EHLO first"},
 	[R_NESTED_MAIL] = {503, "5.5.1", "Bad sequence of commands: MAIL already given"},

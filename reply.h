@@ -44,6 +44,8 @@ enum reply_id {
 	R_SYNTAX,		/* 501 5.5.4 %s */
 	R_BAD_ADDRESS,		/* 501 5.1.3 */
 	R_ADDRESS_LONG,		/* 501 5.1.3 */
+	R_BAD_SENDER,		/* 501 5.1.7 */
+	R_SENDER_LONG,		/* 501 5.1.7 */
 	R_NOT_IMPLEMENTED,	/* 502 5.5.1 */
 	R_NEED_HELO,		/* 503 5.5.1 */
 	R_NESTED_MAIL,		/* 503 5.5.1 */

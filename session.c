@@ -84,12 +84,14 @@ static int refusal_begin(struct session *s)
 	    s->in.io->pause != NULL) {
 		reply_flush(&s->out);
 		int r = s->in.io->pause(s->in.io->ctx, c->error_delay_ms);
-		if (r < 0) {
+		if (r < 0 && r != IO_SIGNAL) {
 			/* The session's time ran out in the delay: that is
 			 * the answer, not the refusal. */
 			input_failed(s, r);
 			return -1;
 		}
+		/* After a signal the refusal under way still goes out; the
+		 * next wait for input answers the signal with 421. */
 	}
 	return 0;
 }
@@ -205,7 +207,9 @@ static int command_path(struct session *s, const char *arg, const char *keyword,
 	}
 	r = address_parse(p, a, rest);
 	if (r != ADDRESS_OK) {
-		refuse(s, r == ADDRESS_LONG ? R_ADDRESS_LONG : R_BAD_ADDRESS, NULL);
+		int sender = keyword[0] == 'F';
+		refuse(s, r == ADDRESS_LONG ? (sender ? R_SENDER_LONG : R_ADDRESS_LONG) :
+					      (sender ? R_BAD_SENDER : R_BAD_ADDRESS), NULL);
 		return 0;
 	}
 	return 1;
@@ -286,7 +290,7 @@ static void cmd_mail(struct session *s, char *arg)
 	if (!command_path(s, arg, "FROM:", "Syntax: MAIL FROM:<address>", &a, &rest))
 		return;
 	if (a.local_len > 0 && a.domain == NULL) {	/* <postmaster> */
-		refuse(s, R_BAD_ADDRESS, NULL);
+		refuse(s, R_BAD_SENDER, NULL);
 		return;
 	}
 	if (!mail_parameters(s, (char *)rest, &size))
@@ -1401,7 +1405,9 @@ int session_run(struct session *s)
 		 escaped(peer, sizeof peer, s->cfg->peer));
 	if (s->cfg->greet_delay > 0 && io->pause != NULL && io->pending != NULL) {
 		/* Clients must wait for the greeting (RFC 5321 3.1); bots
-		 * that do not are told so and dropped. */
+		 * that do not are told so and dropped.  A signal or the
+		 * deadline in the delay is answered instead of the greeting:
+		 * no 220 for a service that is already closing. */
 		int r = io->pause(io->ctx, s->cfg->greet_delay * 1000u);
 		if (r < 0) {
 			input_failed(s, r);

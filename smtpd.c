@@ -170,8 +170,9 @@ static int stderr_is_client(void)
  * happens to be connected gets the 421 every disconnect of ours owes it. */
 static void option_error(const char *text)
 {
+	/* No enhanced code: the client has not said EHLO (RFC 2034). */
 	static const char reply[] =
-		"421 4.3.0 Service not available, closing transmission channel\r\n";
+		"421 Service not available, closing transmission channel\r\n";
 
 	if (stderr_is_client()) {
 		openlog("smtpd", LOG_PID, LOG_MAIL);

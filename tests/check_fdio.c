@@ -200,7 +200,7 @@ START_TEST(pause_ends_at_the_deadline)
 	f.has_deadline = 0;
 	stop = 1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	ck_assert_int_eq(io.pause(io.ctx, 5000), 0);
+	ck_assert_int_eq(io.pause(io.ctx, 5000), IO_SIGNAL);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ck_assert_int_lt(t1.tv_sec - t0.tv_sec, 2);
 	close(p[0]);

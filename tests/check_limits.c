@@ -752,6 +752,16 @@ START_TEST(greeting_delay)
 	test_session_str(&d, "", 0);
 	expect(&d, "421 mx.test Session time limit reached, closing transmission channel\r\n");
 	test_cleanup(&d);
+
+	/* Nor one that SIGTERM stops in the delay: 421 instead of 220.
+	 * Before, the greeting went out, then the 421. */
+	struct test_run t = {0};
+	own_config(&t);
+	t.cfg.greet_delay = 3;
+	t.tio.signal_in_pause = 1;
+	test_session_str(&t, "", 0);
+	expect(&t, "421 mx.test Service shutting down, closing transmission channel\r\n");
+	test_cleanup(&t);
 }
 END_TEST
 

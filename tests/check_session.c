@@ -422,15 +422,15 @@ START_TEST(mail_bad_syntax)
 		       "501 5.5.4 Syntax: MAIL FROM:<address>\r\n"
 		       "501 5.5.4 Syntax: MAIL FROM:<address>\r\n"
 		       "501 5.5.4 Syntax: MAIL FROM:<address>\r\n"
-		       "501 5.1.3 Bad address syntax\r\n"
-		       "501 5.1.3 Bad address syntax\r\n"
-		       "501 5.1.3 Bad address syntax\r\n"
-		       "501 5.1.3 Bad address syntax\r\n"
-		       "501 5.1.3 Bad address syntax\r\n"
-		       "501 5.1.3 Bad address syntax\r\n"
-		       "501 5.1.3 Bad address syntax\r\n"
-		       "501 5.1.3 Bad address syntax\r\n"
-		       "501 5.1.3 Bad address syntax\r\n"
+		       "501 5.1.7 Bad address syntax\r\n"
+		       "501 5.1.7 Bad address syntax\r\n"
+		       "501 5.1.7 Bad address syntax\r\n"
+		       "501 5.1.7 Bad address syntax\r\n"
+		       "501 5.1.7 Bad address syntax\r\n"
+		       "501 5.1.7 Bad address syntax\r\n"
+		       "501 5.1.7 Bad address syntax\r\n"
+		       "501 5.1.7 Bad address syntax\r\n"
+		       "501 5.1.7 Bad address syntax\r\n"
 		       NEED_MAIL
 		       "250 2.1.0 OK\r\n"
 		       BYE);
@@ -873,10 +873,10 @@ START_TEST(address_lengths)
 	expect_replies(&r, in, 0,
 		       GREETING EHLO_REPLY
 		       "250 2.1.0 OK\r\n" "250 2.0.0 OK\r\n"
-		       "501 5.1.3 Address too long: local part over 64 or domain over 255 octets\r\n"
-		       "501 5.1.3 Address too long: local part over 64 or domain over 255 octets\r\n"
+		       "501 5.1.7 Address too long: local part over 64 or domain over 255 octets\r\n"
+		       "501 5.1.7 Address too long: local part over 64 or domain over 255 octets\r\n"
 		       "250 2.1.0 OK\r\n" "250 2.0.0 OK\r\n"
-		       "501 5.1.3 Address too long: local part over 64 or domain over 255 octets\r\n"
+		       "501 5.1.7 Address too long: local part over 64 or domain over 255 octets\r\n"
 		       "250 2.1.0 OK\r\n"
 		       "501 5.1.3 Address too long: local part over 64 or domain over 255 octets\r\n"
 		       "250 2.1.5 OK\r\n"
@@ -1013,7 +1013,7 @@ START_TEST(refusals_leave_state_unchanged)
 		       "kept\r\n"
 		       ".\r\n", 0,
 		       GREETING EHLO_REPLY
-		       "501 5.1.3 Bad address syntax\r\n"
+		       "501 5.1.7 Bad address syntax\r\n"
 		       NEED_MAIL
 		       "250 2.1.0 OK\r\n"
 		       "550 5.7.1 Relaying denied\r\n"

@@ -32,6 +32,7 @@ struct testio {
 	size_t outlen, outcap;
 	unsigned paused_ms;
 	unsigned deadline_ms;	/* pauses that reach it end with IO_DEADLINE; 0: none */
+	int signal_in_pause;	/* pauses end with IO_SIGNAL (a SIGTERM in them) */
 	int data_phases;
 	/* Called at the start of every read (may be NULL): lets a test act
 	 * at a chosen point of the conversation, e.g. break the spool. */
@@ -95,7 +96,7 @@ static inline int testio_pause(void *ctx, unsigned ms)
 		t->paused_ms = t->deadline_ms;
 		return IO_DEADLINE;
 	}
-	return 0;
+	return t->signal_in_pause ? IO_SIGNAL : 0;
 }
 
 /* Has the client sent more than smtpd has read?  Only when the input is
