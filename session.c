@@ -397,6 +397,18 @@ static int envelope_add_cb(void *ctx, const char *mailbox)
  * whether listed or not (RFC 5321 4.5.1).  Either every address the entry
  * expands to fits under --max-recipients, or none is added (452).
  */
+/* postmaster, or with --recipient-delimiter postmaster+anything: as
+ * alice+x reaches alice, postmaster+x reaches postmaster. */
+static int postmaster_or_extension(const struct session *s, const struct address *a)
+{
+	const char *delim = s->cfg->recipient_delimiter;
+
+	return address_is_postmaster(a) ||
+	       (delim != NULL && a->local_len > 10 &&
+		strncasecmp(a->mailbox, "postmaster", 10) == 0 &&
+		strchr(delim, a->mailbox[10]) != NULL);
+}
+
 static void rcpt_from_table(struct session *s, const struct address *a)
 {
 	struct users_entry e;
@@ -404,7 +416,7 @@ static void rcpt_from_table(struct session *s, const struct address *a)
 					 s->cfg->recipient_delimiter, &e);
 	unsigned before = s->nrcpts;
 
-	if (address_is_postmaster(a) && (k == USERS_UNKNOWN || k == USERS_MOVED)) {
+	if (postmaster_or_extension(s, a) && (k == USERS_UNKNOWN || k == USERS_MOVED)) {
 		k = USERS_ACCEPT;
 		snprintf(e.address, sizeof e.address, "%s", a->mailbox);
 	}
@@ -426,6 +438,16 @@ static void rcpt_from_table(struct session *s, const struct address *a)
 		/* envelope_add only appends: cutting back undoes this RCPT. */
 		s->nrcpts = before;
 		s->rcpt_refused++;
+		if (r == -1 && before == 0) {
+			/* Alone over the limit: the client's retries cannot
+			 * help; the operator must raise the limit or split
+			 * the list. */
+			char q[ADDRESS_MAX * 4 + 8];
+			log_line(s->cfg->log, LOG_WARNING,
+				 "<%s> expands to more than --max-recipients (%u) addresses: "
+				 "it can never be accepted", escaped(q, sizeof q, a->mailbox),
+				 s->cfg->max_recipients);
+		}
 		if (r == -1)
 			reply_send(&s->out, R_TOO_MANY_RCPTS, NULL);
 		else
@@ -1023,8 +1045,8 @@ static char *query_text(char *arg)
 	return arg;
 }
 
-/* Is q (an address without <>) postmaster at one of our domains, whom
- * RCPT accepts listed or not? */
+/* Is q (an address without <>, or a bare local part) postmaster, at one of
+ * our domains if it names one, whom RCPT accepts listed or not? */
 static int our_postmaster(const struct session *s, const char *q)
 {
 	char path[ADDRESS_MAX + 3];
@@ -1032,10 +1054,12 @@ static int our_postmaster(const struct session *s, const char *q)
 	const char *rest;
 	int n = snprintf(path, sizeof path, "<%s>", q);
 
+	if (strcasecmp(q, "\"postmaster\"") == 0)	/* no path without a domain */
+		return 1;
 	return n > 0 && (size_t)n < sizeof path &&
 	       address_parse(path, &a, &rest) == ADDRESS_OK && *rest == '\0' &&
-	       a.domain != NULL && address_is_postmaster(&a) &&
-	       domain_is_ours(s->cfg, a.domain);
+	       postmaster_or_extension(s, &a) &&
+	       (a.domain == NULL || domain_is_ours(s->cfg, a.domain));
 }
 
 /* Search the table; on exactly one match return it, else reply (550 for
@@ -1076,6 +1100,14 @@ static const struct users_entry *lookup_one(struct session *s, char *arg,
 				reply_send(&s->out, R_VRFY_CANNOT, NULL);
 			return NULL;
 		}
+	}
+	if (total == 0 && our_postmaster(s, q)) {
+		/* Not in the table, yet RCPT takes it: not 550. */
+		if (expn)
+			refuse(s, R_NOT_A_GROUP, q);
+		else
+			reply_send(&s->out, R_VRFY_CANNOT, NULL);
+		return NULL;
 	}
 	if (total == 0) {
 		refuse(s, R_NO_MATCH, NULL);
@@ -1121,7 +1153,11 @@ static void cmd_vrfy(struct session *s, char *arg)
 		reply_send(&s->out, R_WILL_FORWARD, e->target);
 		break;
 	case USERS_MOVED:
-		refuse(s, R_USER_MOVED, e->target);
+		/* A moved postmaster is still taken by RCPT: no 551. */
+		if (our_postmaster(s, e->address))
+			reply_send(&s->out, R_VRFY_CANNOT, NULL);
+		else
+			refuse(s, R_USER_MOVED, e->target);
 		break;
 	default:
 		describe(line, sizeof line, e, e->address);

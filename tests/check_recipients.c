@@ -554,6 +554,7 @@ START_TEST(delimiter)
 		"RCPT TO:<+alice@example.org>\r\n"
 		"RCPT TO:<old+x@catchall.example>\r\n"
 		"RCPT TO:<a+b@catchall.example>\r\n"
+		"RCPT TO:<Postmaster-abuse@example.org>\r\n"
 		MESSAGE
 		"QUIT\r\n",
 		GREETING EHLO_PLAIN MAIL_E
@@ -566,6 +567,7 @@ START_TEST(delimiter)
 		NO_USER_E
 		MOVED_E("new@elsewhere.example")
 		RCPT_E
+		RCPT_E
 		GO QUEUED_E BYE_E,
 		FILES(RETURN_PATH
 		      XOT("alice+tag@example.org")
@@ -574,6 +576,7 @@ START_TEST(delimiter)
 		      XOT("alice@example.org")
 		      XOT("fred@example.org")
 		      XOT("a+b@catchall.example")
+		      XOT("Postmaster-abuse@example.org")
 		      RECEIVED_E BODY));
 }
 END_TEST
@@ -587,8 +590,9 @@ START_TEST(no_delimiter)
 		"MAIL FROM:<s@sender.example>\r\n"
 		"RCPT TO:<alice+tag@example.org>\r\n"
 		"RCPT TO:<old+x@catchall.example>\r\n"
+		"RCPT TO:<postmaster+x@example.org>\r\n"
 		"QUIT\r\n",
-		GREETING EHLO_PLAIN MAIL_E NO_USER_E RCPT_E BYE_E, NULL);
+		GREETING EHLO_PLAIN MAIL_E NO_USER_E RCPT_E NO_USER_E BYE_E, NULL);
 }
 END_TEST
 
@@ -758,16 +762,44 @@ START_TEST(vrfy_postmaster)
 {
 	/* postmaster@ a domain of ours is accepted by RCPT whether listed
 	 * or not, so VRFY must not say 550 "does not match anything" of it:
-	 * 252, as for an address only a catch-all takes.  (Today: 550.) */
+	 * 252, as for an address only a catch-all takes; nor 551 for the
+	 * moved one, which RCPT takes too (before: 551). */
 	const struct setup st = {.vrfy = 1};
 	expect_both(&st,
 		"EHLO c\r\n"
 		"VRFY postmaster@example.org\r\n"
+		"VRFY postmaster@moved.example\r\n"
+		"VRFY postmaster\r\n"
+		"MAIL FROM:<s@sender.example>\r\n"
+		"RCPT TO:<postmaster@example.org>\r\n"
+		"RCPT TO:<postmaster@moved.example>\r\n"
+		"QUIT\r\n",
+		GREETING EHLO_REPLY "250-VRFY\r\n250 HELP\r\n"
+		CANNOT_E CANNOT_E CANNOT_E MAIL_E RCPT_E RCPT_E BYE_E, NULL);
+
+	/* A table without postmaster: the bare local part, in any case or
+	 * quoted, and with a delimiter a tagged form, get 252 too (before:
+	 * 550); a longer name is no postmaster. */
+	const struct setup bare = {
+		.vrfy = 1, .delimiter = "+",
+		.table = "alice@example.org accept Alice\n",
+	};
+	expect_both(&bare,
+		"EHLO c\r\n"
+		"VRFY postmaster@example.org\r\n"
+		"VRFY postmaster\r\n"
+		"VRFY PostMaster\r\n"
+		"VRFY \"postmaster\"\r\n"
+		"VRFY <postmaster>\r\n"
+		"VRFY postmaster+x@example.org\r\n"
+		"VRFY postmasterx\r\n"
 		"MAIL FROM:<s@sender.example>\r\n"
 		"RCPT TO:<postmaster@example.org>\r\n"
 		"QUIT\r\n",
 		GREETING EHLO_REPLY "250-VRFY\r\n250 HELP\r\n"
-		CANNOT_E MAIL_E RCPT_E BYE_E, NULL);
+		CANNOT_E CANNOT_E CANNOT_E CANNOT_E CANNOT_E CANNOT_E
+		"550 5.1.1 String does not match anything\r\n"
+		MAIL_E RCPT_E BYE_E, NULL);
 }
 END_TEST
 
@@ -910,6 +942,14 @@ START_TEST(expn_address_not_a_list)
 		GREETING EHLO_REPLY "250-EXPN\r\n250 HELP\r\n"
 		"550 5.1.1 Not a mailing list: <someone@catchall.example>\r\n"
 		"550 5.1.1 Not a mailing list: <postmaster@example.org>\r\n"
+		BYE_E, NULL);
+	const struct setup bare = {.expn = 1, .table = "alice@example.org accept Alice\n"};
+	expect_both(&bare,
+		"EHLO c\r\n"
+		"EXPN postmaster\r\n"
+		"QUIT\r\n",
+		GREETING EHLO_REPLY "250-EXPN\r\n250 HELP\r\n"
+		"550 5.1.1 Not a mailing list: <postmaster>\r\n"
 		BYE_E, NULL);
 }
 END_TEST

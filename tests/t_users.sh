@@ -279,6 +279,20 @@ for form in users users.cdb; do
 	same "--max-recipients, $form" "$T/max.want" "$T/max.out"
 	spooled >"$T/max.got"
 	same "--max-recipients file, $form" "$T/max.file" "$T/max.got"
+	checks=$((checks + 1))
+	grep -q 'can never be accepted' "$T/max.err" && fail "--max-recipients, $form: a warning for a list that fits alone"
+done
+
+# A list that alone expands past --max-recipients gets the same 452, and
+# the log tells the operator, since no retry can help.
+crlf "$T/huge.in" "HELO c" "MAIL FROM:<>" "RCPT TO:<staff@example.org>" "QUIT"
+for form in users users.cdb; do
+	converse huge --users "$T/tab/$form" --max-recipients 3
+	checks=$((checks + 1))
+	grep -q '^452 Too many recipients' "$T/huge.out" || fail "list past the limit, $form: $(cat "$T/huge.out")"
+	checks=$((checks + 1))
+	grep -qx 'smtpd\[PID\]: <staff@example.org> expands to more than --max-recipients (3) addresses: it can never be accepted' "$T/huge.err" ||
+		fail "list past the limit, $form: log: $(cat "$T/huge.err")"
 done
 
 # ---- --check-users ----
