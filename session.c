@@ -876,6 +876,14 @@ static void message_log(struct session *s, enum reply_id result)
 		log_line(s->cfg->log, LOG_INFO,
 			 "accepted id=%s size=%llu rcpts=%u from=<%s>",
 			 s->msg.id, s->data.size, s->nrcpts, from);
+	else if ((result == R_STORE_IO || result == R_STORE_NOSPACE) && s->msg.failed != NULL)
+		/* Not the client's doing: a problem of the spool, with its
+		 * reason, where the operator looks for errors. */
+		log_line(s->cfg->log, LOG_ERR,
+			 "refused id=%s size=%llu rcpts=%u from=<%s> reply=%d: %s: %s",
+			 s->msg.id, s->data.size, s->nrcpts, from, reply_code(result),
+			 s->msg.failed, s->msg.failed_errno != 0 ?
+			 strerror(s->msg.failed_errno) : "the file took no more bytes");
 	else
 		log_line(s->cfg->log, LOG_NOTICE,
 			 "refused id=%s size=%llu rcpts=%u from=<%s> reply=%d",

@@ -19,6 +19,16 @@
 
 #include "store.h"
 
+/* Remember the first failure of a message, for the operator's log. */
+static enum store_err failed(struct store_msg *msg, const char *step, int e)
+{
+	if (msg->failed == NULL) {
+		msg->failed = step;
+		msg->failed_errno = e;
+	}
+	return e == 0 ? STORE_NOSPACE : store_err_from_errno(e);
+}
+
 enum store_err store_err_from_errno(int e)
 {
 	switch (e) {
@@ -158,6 +168,8 @@ enum store_err store_open(struct store *st, struct store_msg *msg)
 	int n;
 
 	msg->fd = -1;
+	msg->failed = NULL;
+	msg->failed_errno = 0;
 	gettimeofday(&tv, NULL);
 	st->counter++;
 	n = snprintf(msg->id, sizeof msg->id, "%lld.M%06ldP%ldQ%lu",
@@ -204,7 +216,7 @@ static enum store_err write_behind(struct store_msg *msg)
 			msg->flushing = -1;
 			return STORE_OK;
 		}
-		return store_err_from_errno(errno);
+		return failed(msg, "sync_file_range", errno);
 	}
 	msg->flushing = msg->written;
 #else
@@ -214,17 +226,17 @@ static enum store_err write_behind(struct store_msg *msg)
 }
 
 /* All of buf to fd, however many calls it takes. */
-static enum store_err write_all(int fd, const char *p, size_t n)
+static enum store_err write_all(struct store_msg *msg, int fd, const char *p, size_t n)
 {
 	while (n > 0) {
 		ssize_t w = write(fd, p, n);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
-			return store_err_from_errno(errno);
+			return failed(msg, "write", errno);
 		}
 		if (w == 0)	/* a regular file that takes nothing: full */
-			return STORE_NOSPACE;
+			return failed(msg, "write", 0);
 		p += w;
 		n -= (size_t)w;
 	}
@@ -252,10 +264,10 @@ static enum store_err batch_drain(struct store_msg *msg)
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
-			return store_err_from_errno(errno);
+			return failed(msg, "write", errno);
 		}
 		if (w == 0)	/* the pipe is empty: our count is wrong */
-			return STORE_IO;
+			return failed(msg, "splice from the batch pipe", EIO);
 		msg->batched -= (size_t)w;
 		msg->written += w;
 	}
@@ -296,14 +308,14 @@ enum store_err store_write(struct store_msg *msg, const void *buf, size_t n)
 		batch_open(msg);
 	if (msg->batch[0] >= 0 && n <= STORE_BATCH) {
 		/* The pipe holds two batches and is drained at one: this fits. */
-		if (write_all(msg->batch[1], buf, n) != STORE_OK)
+		if (write_all(msg, msg->batch[1], buf, n) != STORE_OK)
 			return STORE_IO;
 		msg->batched += n;
 		if (msg->batched < STORE_BATCH)
 			return STORE_OK;
 		e = batch_drain(msg);
 	} else if ((e = batch_drain(msg)) == STORE_OK &&
-		   (e = write_all(msg->fd, buf, n)) == STORE_OK) {
+		   (e = write_all(msg, msg->fd, buf, n)) == STORE_OK) {
 		msg->written += (off_t)n;	/* after what the pipe held */
 	}
 	return e != STORE_OK ? e : write_behind(msg);
@@ -321,26 +333,29 @@ enum store_err store_commit(struct store *st, struct store_msg *msg)
 			return err;
 		}
 	}
+	const char *step = "fsync";
 	if (fsync(msg->fd) < 0)
 		goto fail;
 	/* close() can report a deferred write error (NFS); check it. */
+	step = "close";
 	if (close(msg->fd) < 0) {
 		msg->fd = -1;
 		goto fail;
 	}
 	msg->fd = -1;
+	step = "rename into new/";
 	if (renameat(st->tmp_fd, msg->name, st->new_fd, msg->name) < 0)
 		goto fail;
 	if (fsync(st->new_fd) < 0) {
 		/* The file is in new/, but its directory entry may not survive
 		 * a crash: we cannot promise it, so we must not keep it. */
-		err = store_err_from_errno(errno);
+		err = failed(msg, "fsync of new/", errno);
 		unlinkat(st->new_fd, msg->name, 0);
 		return err;
 	}
 	return STORE_OK;
 fail:
-	err = store_err_from_errno(errno);
+	err = failed(msg, step, errno);
 	store_abort(st, msg);
 	unlinkat(st->tmp_fd, msg->name, 0);
 	return err;

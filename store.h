@@ -32,6 +32,8 @@ struct store_msg {
 	int batch[2];		/* a pipe gathering writes, -1: none yet,
 				 * -2: none to be had (store.c) */
 	size_t batched;		/* bytes waiting in it */
+	const char *failed;	/* the step that failed first ("fsync"), or NULL */
+	int failed_errno;	/* and its errno (0: none, e.g. a file that took nothing) */
 };
 
 /* Open (creating with mode 0700 where missing) DIR, DIR/tmp, DIR/new and

@@ -82,6 +82,11 @@ except sc.Failure as e:
     sc.check(False, "full: %s" % e)
 s.close()
 sc.check(s.wait() == 0, "full: exit status %s; %s" % (s.status, s.stderr()[-400:]))
+# The log says why, for the operator: the step and the error.
+log = s.stderr()
+sc.check(re.search(r"refused id=\S+ size=\d+ rcpts=1 from=<a@client\.example> reply=452: "
+                   r"write: No space left on device\n", log) is not None,
+         "full: the log does not give the reason: %r" % log[-400:])
 sc.check(sc.files(spool, "tmp") == [], "tmp/ at the end")
 names = sc.files(spool, "new")
 if sc.check(len(names) == 1, "new/ holds %d files, not 1" % len(names)):
