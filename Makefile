@@ -60,13 +60,16 @@ $(B)tests/check_smtpd: $(TESTSRC) tests/testio.h tests/replies.h $(LIBOBJ) $(HEA
 	$(CC) $(ALL_CFLAGS) -I. $(CHECK_CFLAGS) -o $@ $(TESTSRC) $(LIBOBJ) $(LDFLAGS) $(CDB_LIBS) $(CHECK_LIBS)
 
 deps:
-	@tests/deps.sh
+	@tests/deps.sh check
+
+builddeps:
+	@tests/deps.sh build
 
 # A terminal session as the source documents' worked example has it: this
 # host plays server.it, whose users table (examples/users) knows only
 # mail@server.it.  Change RUN_ARGS to play someone else.
 RUN_ARGS ?= --hostname server.it --domain server.it --users examples/users
-run: $(B)smtpd
+run: builddeps $(B)smtpd
 	./$(B)smtpd --spool ./spool $(RUN_ARGS)
 
 # The indexed users table: make users.cdb (from ./users), or
@@ -92,7 +95,7 @@ fuzz:
 clean:
 	rm -rf *.o smtpd tests/check_smtpd build spool
 
-.PHONY: all deps run check asan bench fuzz clean install uninstall
+.PHONY: all deps builddeps run check asan bench fuzz clean install uninstall
 
 # What a package ships.  The units, the xinetd entry, the inetd lines and
 # the tcpserver script name /usr/sbin/smtpd; they are installed naming

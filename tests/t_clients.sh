@@ -26,7 +26,7 @@ if [ "${T_CLIENTS_IN_NS:-}" != 1 ]; then
 		# so installing it sets up and starts no mail system here.
 		echo "postfix postfix/main_mailer_type select No configuration" |
 			debconf-set-selections 2>/dev/null
-		"$SRCDIR/tests/deps.sh" $missing || echo "t_clients: could not install:$missing"
+		"$SRCDIR/tests/deps.sh" build $missing || echo "t_clients: could not install:$missing"
 	fi
 	for c in unshare ip python3; do
 		command -v $c >/dev/null 2>&1 || { echo "SKIP: t_clients.sh: no $c"; exit 77; }
