@@ -573,7 +573,7 @@ static void set_limits(const struct config *c)
 
 int main(int argc, char **argv)
 {
-	static struct session s;	/* 95 KiB of buffers: not on the stack */
+	static struct session s;	/* 101 KiB of buffers: not on the stack */
 	struct options o;
 	struct config *c = &o.cfg;
 	struct fdio f;
