@@ -611,21 +611,23 @@ static size_t body_lines(struct session *s, const char *p, size_t i, size_t n,
 /* One byte of line content (not a line end). */
 static void content(struct session *s, char c)
 {
-	static const char received[] = "received:";
+	static const char received[] = "received";
 	struct data *d = &s->data;
 
 	if (c == '\0')
 		data_fail(s, R_NUL_IN_DATA);
 	if (d->in_headers && d->header_match >= 0) {
-		if (d->line_len < 9 &&
-		    (c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c) ==
-		    received[d->line_len]) {
-			if (d->line_len == 8) {
-				d->header_match = -1;
-				/* RFC 5321 6.3: a hop count this high is a loop */
-				if (++d->received >= 100)
-					data_fail(s, R_LOOP);
-			}
+		int m = d->header_match;
+		if (m < 8 && (c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c) == received[m]) {
+			d->header_match++;
+		} else if (m == 8 && (c == ' ' || c == '\t')) {
+			/* "Received :", RFC 5322's obsolete syntax
+			 * (4.5), is still a hop */
+		} else if (m == 8 && c == ':') {
+			d->header_match = -1;
+			/* RFC 5321 6.3: a hop count this high is a loop */
+			if (++d->received >= 100)
+				data_fail(s, R_LOOP);
 		} else {
 			d->header_match = -1;
 		}

@@ -40,7 +40,7 @@ struct data {
 	enum data_state st;
 	int in_headers;			/* before the first empty line */
 	size_t line_len;		/* bytes of the current line so far */
-	int header_match;		/* bytes of "Received:" matched, or -1 */
+	int header_match;		/* bytes of "Received" matched, or -1 */
 	unsigned received;		/* Received: headers counted */
 	unsigned long long size;	/* message octets as RFC 1870 counts them */
 	int error;			/* a reply id once refused, else -1 */

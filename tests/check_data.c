@@ -359,6 +359,10 @@ START_TEST(ninety_nine_hops_pass)
 	accepted(msg, m, _i ? 1 : 0, body, b);
 	hops(msg, &m, body, &b, 150, "X-Received:");
 	accepted(msg, m, 0, body, b);
+	hops(msg, &m, body, &b, 150, "Receivedx:");
+	accepted(msg, m, 0, body, b);
+	hops(msg, &m, body, &b, 150, "Received x:");
+	accepted(msg, m, 0, body, b);
 }
 END_TEST
 
@@ -399,6 +403,11 @@ START_TEST(hundred_hops_refused)
 			"554 5.4.6 Too many Received: headers: mail loop");
 	hops(msg, &m, body, &b, 100, "rEcEiVeD:");
 	refused_message(msg, m, 0,
+			"554 5.4.6 Too many Received: headers: mail loop");
+	/* RFC 5322's obsolete syntax allows blanks before the colon: still
+	 * a hop (before, uncounted). */
+	hops(msg, &m, body, &b, 100, "Received \t :");
+	refused_message(msg, m, _i ? 1 : 0,
 			"554 5.4.6 Too many Received: headers: mail loop");
 }
 END_TEST
