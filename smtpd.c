@@ -212,17 +212,11 @@ static unsigned long long number(const char *name, const char *s,
 	return v;
 }
 
-/* A name we put in replies and headers: printable ASCII, no spaces. */
+/* The name in the greeting, replies and Received: must be what RFC 5321
+ * puts there (4.1.2, 4.4): a domain or an address literal. */
 static int name_ok(const char *s)
 {
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 255)
-		return 0;
-	for (; *s; s++)
-		if (*s <= ' ' || *s > '~')
-			return 0;
-	return 1;
+	return address_valid_domain(s, strlen(s));
 }
 
 /* A recipient delimiter: a few characters that cannot start an address. */

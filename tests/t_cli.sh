@@ -138,6 +138,16 @@ bad "--hostname: 'two words'" --hostname "two words"
 bad "--hostname" --hostname "$(printf 'tab\there')"
 bad "--hostname" --hostname "$(printf 'caf\303\251.example')"
 bad "--hostname" --hostname "$(printf 'x%.0s' $(seq 256))"
+# a domain or an address literal, as RFC 5321 puts in a greeting
+for h in . .. -x x- x..y x. 'a\b' a/b:c a_b '[1.2.3]' '[x]'; do
+	bad "--hostname: '$h'" --hostname "$h"
+done
+printf 'QUIT\r\n' >"$T/in"
+for h in mx x-1.example '[192.0.2.1]' '[IPv6:2001:db8::1]'; do
+	run "hn-ok" --spool "$T/hnok" --hostname "$h"
+	[ $rc = 0 ] && [ "$(head -c 4 "$T/hn-ok.out")" = "220 " ] || fail "--hostname '$h' refused: $(cat "$T/hn-ok.err")"
+done
+rm -f "$T/in"
 bad "--domain: ''" --domain ""
 bad "--domain: 'two words'" --domain "two words"
 bad "--domain: 'a..b'" --domain a..b
@@ -320,6 +330,10 @@ if [ $ns_ok = 1 ]; then
 	in_ns hostname 'hostname host.example && exec "$SMTPD" --spool "$T/hn"'
 	[ $rc = 0 ] || fail "default host name: exit status $rc"
 	expect_out hostname '220 host.example ESMTP smtpd\r\n250 host.example\r\n250 OK\r\n250 OK\r\n550 Relaying denied\r\n221 host.example Service closing transmission channel\r\n'
+	# A system host name that is no domain is not put in a greeting.
+	printf 'QUIT\r\n' >"$T/in"
+	in_ns badhostname 'echo my_host >/proc/sys/kernel/hostname && exec "$SMTPD" --spool "$T/hn"'
+	expect_out badhostname '220 localhost ESMTP smtpd\r\n221 localhost Service closing transmission channel\r\n'
 fi
 
 # A log file larger than --max-size plus the envelope: the file size limit
