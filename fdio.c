@@ -207,6 +207,40 @@ static void fdio_data_phase(void *ctx, int on)
 	f->data_bytes = 0;
 }
 
+void fdio_linger(struct fdio *f)
+{
+	struct pollfd p = {.fd = f->in, .events = POLLIN};
+	struct timespec end = monotonic_now(), now;
+	char scrap[4096];
+	size_t got = 0;
+
+	/* One call for the usual end: nothing unread, or the client's FIN. */
+	if (!f->in_is_socket || recv(f->in, scrap, 1, MSG_PEEK | MSG_DONTWAIT) <= 0)
+		return;
+	if (shutdown(f->out, SHUT_WR) < 0)
+		return;
+	end.tv_sec += FDIO_LINGER_MS / 1000;
+	while (got < FDIO_LINGER_BYTES && !*f->stop) {
+		now = monotonic_now();
+		long long left = ms_between(&now, &end);
+		if (left <= 0)
+			return;
+		struct timespec ts = ms_to_ts(left);
+		p.revents = 0;
+		int r = ppoll(&p, 1, &ts, &f->waitmask);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return;
+		ssize_t n = read(f->in, scrap, sizeof scrap);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		got += (size_t)n;
+	}
+}
+
 void fdio_bind(struct fdio *f, struct io *io)
 {
 	io->read = fdio_read;

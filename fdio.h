@@ -34,6 +34,14 @@ struct fdio {
 /* Fill io with fdio's functions on f. */
 void fdio_bind(struct fdio *f, struct io *io);
 
+/* At the end of a session on a socket with input still unread: end our
+ * side (FIN) and read the rest away, for at most FDIO_LINGER_MS and
+ * FDIO_LINGER_BYTES, since closing with unread input sends a reset,
+ * which can destroy our last reply (a 421) before the client reads it. */
+#define FDIO_LINGER_MS 2000
+#define FDIO_LINGER_BYTES ((size_t)1 << 20)
+void fdio_linger(struct fdio *f);
+
 /* Now plus seconds on the monotonic clock. */
 struct timespec fdio_after(unsigned seconds);
 

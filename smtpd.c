@@ -638,6 +638,7 @@ int main(int argc, char **argv)
 	}
 	set_limits(c);
 	status = session_run(&s);
+	fdio_linger(&f);
 	session_free(&s);
 	store_close(&st);
 	users_free(users);

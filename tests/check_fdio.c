@@ -5,10 +5,12 @@
  * short read, and on a pipe, every read waits first and sees it at once,
  * even a real signal that comes while input is already waiting.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fdio.h"
@@ -54,6 +56,65 @@ static int full_reads(struct io *io, ssize_t *last)
 		n++;
 	return n;
 }
+
+/*
+ * The end of a session with input unread: our side is shut (the client
+ * reads EOF after our last reply, not a reset) and the rest is read away,
+ * until the client's EOF, or for at most FDIO_LINGER_MS.  With nothing
+ * unread, or the client's EOF already there, nothing is done.
+ */
+START_TEST(linger_reads_the_rest_away)
+{
+	int sv[2];
+	struct fdio f;
+	struct io io;
+	char b[64];
+	struct timespec t0, t1;
+
+	/* Nothing unread: our side stays open. */
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	setup(&f, &io, sv[0], 1);
+	fdio_linger(&f);
+	ck_assert_int_eq(recv(sv[1], b, sizeof b, MSG_DONTWAIT), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	close(sv[0]);
+	close(sv[1]);
+
+	/* Input unread, then the client's EOF: all of it read, ours sent. */
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	setup(&f, &io, sv[0], 1);
+	fill(sv[1], 10000);
+	shutdown(sv[1], SHUT_WR);
+	fdio_linger(&f);
+	ck_assert_int_eq(recv(sv[1], b, sizeof b, MSG_DONTWAIT), 0);
+	ck_assert_int_eq(recv(sv[0], b, sizeof b, MSG_DONTWAIT), 0);
+	close(sv[0]);
+	close(sv[1]);
+
+	/* A client that sends and never ends: bounded in time. */
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	setup(&f, &io, sv[0], 1);
+	fill(sv[1], 100);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	fdio_linger(&f);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ck_assert_int_eq(recv(sv[1], b, sizeof b, MSG_DONTWAIT), 0);
+	ck_assert_int_ge((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000,
+			 FDIO_LINGER_MS - 50);
+	ck_assert_int_lt(t1.tv_sec - t0.tv_sec, FDIO_LINGER_MS / 1000 + 3);
+	close(sv[0]);
+	close(sv[1]);
+
+	/* Not a socket: nothing to shut. */
+	ck_assert_int_eq(pipe(sv), 0);
+	setup(&f, &io, sv[0], 0);
+	fill(sv[1], 100);
+	fdio_linger(&f);
+	ck_assert_int_eq(read(sv[0], b, sizeof b), (ssize_t)sizeof b);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
 
 START_TEST(stream_still_takes_the_signal)
 {
@@ -219,6 +280,7 @@ Suite *fdio_suite(void)
 	tcase_add_test(tc, pipe_always_waits);
 	tcase_add_test(tc, pending_signal_with_input_ready);
 	tcase_add_test(tc, pause_ends_at_the_deadline);
+	tcase_add_test(tc, linger_reads_the_rest_away);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -392,6 +392,22 @@ def pipelining_after_refused_data():
         sc.check(False, "%s: %s" % (what, e))
     end(s, spool, what)
 
+    what = "a large body behind a refused DATA, over TCP"
+    # smtpd stops reading at the 421; closing with the rest unread would
+    # send a reset, which on a real network can destroy the 421 before
+    # the client reads it.  smtpd ends its side and reads the rest away:
+    # the client sees the 421, then EOF.
+    spool = sc.make_spool()
+    s = sc.Smtpd(spool, tcp=True)
+    s.send("EHLO client.example\r\nMAIL FROM:<a@client.example>\r\n"
+           "RCPT TO:<someone@elsewhere.example>\r\nDATA\r\n" +
+           "Subject: big\r\n\r\n" + ("x" * 998 + "\r\n") * 200)
+    out = s.rest(timeout=15)
+    sc.check(re.findall(rb"(?m)^\d{3}(?= )", out) == [b"220", b"250", b"250", b"550", b"554", b"421"],
+             "%s: got %r" % (what, out[-300:]))
+    sc.check(not s.was_reset, what + ": the connection was reset, not closed")
+    end(s, spool, what)
+
     what = "refused DATA with nothing behind it"
     spool, s = session([])
     try:

@@ -105,6 +105,7 @@ class Smtpd:
         self.spool = spool
         self.buf = b""
         self.closed = False
+        self.was_reset = False  # the connection ended with a reset, not EOF
         if tcp:
             lsn = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             lsn.bind(("127.0.0.1", 0))
@@ -204,6 +205,7 @@ class Smtpd:
             raise Failure("no reply within the deadline; got %r" % self.buf[-200:])
         except ConnectionResetError:
             chunk = b""
+            self.was_reset = True
         if not chunk:
             self.closed = True
         self.buf += chunk
