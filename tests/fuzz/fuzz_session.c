@@ -180,8 +180,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (flags & 128)
 		r.cfg.min_free = 1ULL << 60;
 	if (devnull >= 0) {
-		r.cfg.log.mode = LOGTO_PLAIN;
-		r.cfg.log.fd = devnull;
+		/* Formatted and written: the log path is fuzzed too. */
+		static struct logger to_devnull;
+		to_devnull = (struct logger){.mode = LOGTO_PLAIN, .fd = devnull};
+		r.cfg.log = &to_devnull;
 	}
 	r.tio.in = (const char *)data;
 	r.tio.inlen = size;
