@@ -44,6 +44,11 @@ static const struct {
 };
 
 static const char *const bad[] = {
+	"<@a.example;@b.example:u@example.org>",	/* a route takes commas */
+	"<@a.example @b.example:u@x.example>",
+	/* a literal longer than any address literal: refused, not copied */
+	"<u@[IPv6:2001:db8:0000:0000:0000:0000:0000:0001:2001:db8:0000:0000:0000:0000:0000:0001]>",
+	"<u@[aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa]>",
 	"",
 	"a@b.example",
 	"<",

@@ -412,6 +412,83 @@ START_TEST(hundred_hops_refused)
 }
 END_TEST
 
+/* ENVELOPE_REPLIES with another --max-size in the EHLO reply. */
+#define ENVELOPE_REPLIES_SIZE(n) GREETING "250-mx.test\r\n250-SIZE " n "\r\n" \
+	"250-8BITMIME\r\n250-PIPELINING\r\n250-ENHANCEDSTATUSCODES\r\n" \
+	"250-SOML\r\n250-SAML\r\n250 HELP\r\n250 2.1.0 OK\r\n250 2.1.5 OK\r\n" GO
+
+/* The first failure of a message is its answer: a NUL early in a message
+ * that later grows too big is a 554 for the NUL, not a 552. */
+START_TEST(first_failure_wins)
+{
+	static const char msg[] = "a\0b\r\n"
+		"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+		"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+		"\r\n.\r\nQUIT\r\n";
+	struct test_run r = {0};
+	size_t total;
+	const char *in;
+
+	test_spool(&r);
+	test_config(&r.cfg, r.spool);
+	r.cfg.max_size = 100;
+	in = with_envelope(&r, msg, sizeof msg - 1, "", &total);
+	test_session(&r, in, total, _i ? 1 : 0);
+	ck_assert_str_eq(test_norm(&r, r.replies), ENVELOPE_REPLIES_SIZE("100")
+			 "554 5.6.0 Message contains NUL bytes\r\n" BYE);
+	ck_assert_int_eq(test_count(&r, "new"), 0);
+	ck_assert_int_eq(test_count(&r, "tmp"), 0);
+	test_cleanup(&r);
+}
+END_TEST
+
+/* RFC 1870 counts a bare LF as the one octet it is: four LF-ended lines
+ * and the empty CRLF line are 10 octets, which --max-size 10 takes. */
+START_TEST(bare_lf_counts_one_octet)
+{
+	static const char msg[] = "a\nb\nc\nd\n\r\n.\r\nQUIT\r\n";
+	struct test_run r = {0};
+	size_t total;
+	const char *in;
+
+	test_spool(&r);
+	test_config(&r.cfg, r.spool);
+	r.cfg.max_size = 10;
+	in = with_envelope(&r, msg, sizeof msg - 1, "", &total);
+	test_session(&r, in, total, _i ? 1 : 0);
+	ck_assert_str_eq(test_norm(&r, r.replies), ENVELOPE_REPLIES_SIZE("10") QUEUED BYE);
+	ck_assert_int_eq(test_count(&r, "new"), 1);
+	test_cleanup(&r);
+}
+END_TEST
+
+/* The Received: date across month lengths and leap years (the other tests
+ * all run on 13 Nov 2026). */
+START_TEST(received_dates)
+{
+	static const struct {
+		time_t t;
+		const char *date;
+	} when[] = {
+		{1771000000, "Fri, 13 Feb 2026 16:26:40 +0000"},
+		{1835481599, "Tue, 29 Feb 2028 23:59:59 +0000"},
+		{1798761600, "Fri, 1 Jan 2027 00:00:00 +0000"},	/* 1*2DIGIT */
+		{1735646400, "Tue, 31 Dec 2024 12:00:00 +0000"},
+	};
+	for (unsigned i = 0; i < sizeof when / sizeof when[0]; i++) {
+		struct test_run r = {0};
+		char want[200];
+		r.tio.now = when[i].t;
+		TEST_SESSION(&r, ENVELOPE_CMDS "x\r\n.\r\nQUIT\r\n");
+		snprintf(want, sizeof want, "for <b@example.org>; %s\nx\n", when[i].date);
+		const char *f = test_queued(&r, 0, NULL);
+		ck_assert_ptr_nonnull(f);
+		ck_assert_msg(strstr(f, want) != NULL, "%s: got %s", when[i].date, f);
+		test_cleanup(&r);
+	}
+}
+END_TEST
+
 START_TEST(nul_refused)
 {
 	static const char in_body[] = "Subject: nul\r\n\r\na\0b\r\n.\r\n";
@@ -969,6 +1046,9 @@ Suite *data_suite(void)
 
 	tc = tcase_create("envelope");
 	tcase_add_test(tc, received_line);
+	tcase_add_test(tc, received_dates);
+	tcase_add_loop_test(tc, first_failure_wins, 0, 2);
+	tcase_add_loop_test(tc, bare_lf_counts_one_octet, 0, 2);
 	tcase_add_test(tc, received_line_local_peer);
 	tcase_add_test(tc, longest_envelope_fits);
 	suite_add_tcase(s, tc);

@@ -116,6 +116,46 @@ START_TEST(linger_reads_the_rest_away)
 }
 END_TEST
 
+/*
+ * --min-rate: past the grace period, a DATA phase whose average is below
+ * the rate ends with IO_SLOW; one above it goes on.  The margins are wide
+ * (10x the rate, 40x below it): a slow machine only makes reads later,
+ * which can make a fast client look slower, never a slow one faster.
+ */
+START_TEST(min_rate_and_grace)
+{
+	int sv[2];
+	struct fdio f;
+	struct io io;
+	char b[8192];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	setup(&f, &io, sv[0], 1);
+	f.min_rate = 1000;
+	f.rate_grace_ms = 300;
+	/* 4000 bytes in the first 400 ms: 10000 B/s, kept. */
+	io.data_phase(io.ctx, 1);
+	fill(sv[1], 4000);
+	usleep(400 * 1000);
+	ck_assert_int_eq(io.read(io.ctx, b, sizeof b), 4000);
+	io.data_phase(io.ctx, 0);
+	/* The next message starts its own count: 10 bytes in 400 ms, past
+	 * the grace, is 25 B/s: too slow.  (Counting the first message's
+	 * bytes, it would pass.) */
+	io.data_phase(io.ctx, 1);
+	fill(sv[1], 10);
+	usleep(400 * 1000);
+	ck_assert_int_eq(io.read(io.ctx, b, sizeof b), IO_SLOW);
+	io.data_phase(io.ctx, 0);
+	/* Within the grace the rate is not asked. */
+	io.data_phase(io.ctx, 1);
+	fill(sv[1], 10);
+	ck_assert_int_eq(io.read(io.ctx, b, sizeof b), 10);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
 START_TEST(stream_still_takes_the_signal)
 {
 	int sv[2];
@@ -281,6 +321,7 @@ Suite *fdio_suite(void)
 	tcase_add_test(tc, pending_signal_with_input_ready);
 	tcase_add_test(tc, pause_ends_at_the_deadline);
 	tcase_add_test(tc, linger_reads_the_rest_away);
+	tcase_add_test(tc, min_rate_and_grace);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -579,6 +579,50 @@ START_TEST(junk_limit)
 }
 END_TEST
 
+/* The limit is the number of junk commands allowed: --max-junk 1 takes one
+ * NOOP, repeated EHLOs count from the second EHLO on. */
+START_TEST(junk_limit_boundaries)
+{
+	struct test_run one = {0};
+	own_config(&one);
+	one.cfg.junk_limit = 1;
+	test_session_str(&one, "EHLO c\r\nNOOP\r\nNOOP\r\nQUIT\r\n", 0);
+	expect(&one, GREETING EHLO_REPLY "250 2.0.0 OK\r\n"
+	       "421 4.7.0 mx.test Too many commands without mail, closing transmission channel\r\n");
+	test_cleanup(&one);
+
+	struct test_run four = {0};
+	own_config(&four);
+	four.cfg.junk_limit = 3;
+	test_session_str(&four, "EHLO c\r\nEHLO c\r\nEHLO c\r\nEHLO c\r\nQUIT\r\n", 0);
+	expect(&four, GREETING EHLO_REPLY EHLO_REPLY EHLO_REPLY EHLO_REPLY BYE);
+	test_cleanup(&four);
+
+	struct test_run five = {0};
+	own_config(&five);
+	five.cfg.junk_limit = 3;
+	test_session_str(&five, "EHLO c\r\nEHLO c\r\nEHLO c\r\nEHLO c\r\nEHLO c\r\nQUIT\r\n", 0);
+	expect(&five, GREETING EHLO_REPLY EHLO_REPLY EHLO_REPLY EHLO_REPLY
+	       "421 4.7.0 mx.test Too many commands without mail, closing transmission channel\r\n");
+	test_cleanup(&five);
+}
+END_TEST
+
+/* VRFY without a table answers 252, which refuses nothing: it does not
+ * spend the error budget (RFC 5321 7.3). */
+START_TEST(vrfy_252_is_no_error)
+{
+	struct test_run r = {0};
+	own_config(&r);
+	r.cfg.hard_errors = 1;
+	test_session_str(&r, "EHLO c\r\nVRFY x\r\nNOOP\r\nQUIT\r\n", 0);
+	expect(&r, GREETING EHLO_REPLY
+	       "252 2.0.0 Cannot VRFY user, but will accept message and attempt delivery\r\n"
+	       "250 2.0.0 OK\r\n" BYE);
+	test_cleanup(&r);
+}
+END_TEST
+
 START_TEST(junk_limit_default)
 {
 	struct test_run r = {0};
@@ -604,6 +648,7 @@ START_TEST(other_protocol_first_line)
 {
 	static const char *const first[] = {
 		"GET / HTTP/1.1\r\nHost: mx.test\r\n\r\n",
+		"GET\r\n",
 		"POST /x HTTP/1.0\r\nContent-Length: 0\r\n\r\n",
 		"HEAD / HTTP/1.1\r\n",
 		"CONNECT mx.test:25 HTTP/1.1\r\n",
@@ -848,6 +893,8 @@ Suite *limits_suite(void)
 	tcase_add_test(tc, junk_limit);
 	tcase_add_test(tc, junk_limit_default);
 	tcase_add_test(tc, other_protocol_first_line);
+	tcase_add_test(tc, junk_limit_boundaries);
+	tcase_add_test(tc, vrfy_252_is_no_error);
 	tcase_add_test(tc, binary_first_line_with_nul);
 	tcase_add_test(tc, other_protocol_later_or_on_terminal);
 	tcase_add_test(tc, long_first_line_on_terminal);

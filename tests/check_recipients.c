@@ -1019,6 +1019,28 @@ static void two_errors(struct config *c)
 	c->error_delay_ms = 100;
 }
 
+static void one_rcpt_one_error(struct config *c)
+{
+	c->max_recipients = 1;
+	c->hard_errors = 1;
+}
+
+/* A 452 past --max-recipients is no refusal of the client's: the client
+ * is to send the message to those accepted and retry the rest, so the
+ * table's 452 must not spend the error budget either. */
+START_TEST(table_452_spends_no_error)
+{
+	const struct setup st = {.tweak = one_rcpt_one_error};
+	expect_both(&st,
+		"EHLO c\r\nMAIL FROM:<s@sender.example>\r\n"
+		"RCPT TO:<alice@example.org>\r\n"
+		"RCPT TO:<fred@example.org>\r\n"
+		"RCPT TO:<team@example.org>\r\n"
+		"QUIT\r\n",
+		GREETING EHLO_PLAIN MAIL_E RCPT_E TOO_MANY_E TOO_MANY_E BYE_E, NULL);
+}
+END_TEST
+
 START_TEST(refusals_spend_the_error_budget)
 {
 	/* 550 and 551 at RCPT are refusals: delayed past --soft-errors,
@@ -1227,6 +1249,7 @@ Suite *recipients_suite(void)
 	tcase_add_test(limits, max_recipients_nothing_partial);
 	tcase_add_test(limits, max_recipients_per_message);
 	tcase_add_test(limits, refusals_spend_the_error_budget);
+	tcase_add_test(limits, table_452_spends_no_error);
 	tcase_add_test(limits, ambiguous_vrfy_spends_the_error_budget);
 	tcase_add_test(limits, vrfy_expn_are_junk);
 	suite_add_tcase(s, limits);

@@ -154,6 +154,58 @@ START_TEST(enhanced_codes_only_after_ehlo)
 }
 END_TEST
 
+/* The HELO name is kept whole in Received: or refused: up to 255 octets. */
+START_TEST(helo_name_length)
+{
+	struct test_run r = {0};
+	char in[1024], want[2048];
+	char n255[256], n256[257];
+
+	memset(n255, 'a', 255);
+	n255[255] = '\0';
+	memset(n256, 'a', 256);
+	n256[256] = '\0';
+	snprintf(in, sizeof in, "HELO %s\r\nHELO %s\r\nQUIT\r\n", n256, n255);
+	snprintf(want, sizeof want, GREETING "501 Syntax: HELO <domain>\r\n"
+		 "250 mx.test\r\n221 mx.test Service closing transmission channel\r\n");
+	expect_replies(&r, in, 0, want);
+	test_cleanup(&r);
+}
+END_TEST
+
+/* Trailing blanks, a tab included, end a command as spaces do. */
+START_TEST(trailing_tab)
+{
+	struct test_run r = {0};
+	expect_replies(&r, "HELO c\t\r\nRSET\t\r\nNOOP \t\r\nQUIT\t\r\n", 0,
+		       GREETING "250 mx.test\r\n250 OK\r\n250 OK\r\n"
+		       "221 mx.test Service closing transmission channel\r\n");
+	test_cleanup(&r);
+}
+END_TEST
+
+/* Once replies cannot be written (the client left, or stopped reading),
+ * no command is acted on any more: a message whose 250 nobody sees must
+ * not be stored, or the client's retry stores it twice. */
+START_TEST(no_commands_after_replies_fail)
+{
+	struct test_run r = {0};
+	char in[1024];
+	size_t n = (size_t)sprintf(in, "EHLO c\r\n");
+
+	for (int i = 0; i < 30; i++)	/* past the reply buffer: a flush fails */
+		n += (size_t)sprintf(in + n, "HELP\r\n");
+	n += (size_t)sprintf(in + n, "MAIL FROM:<a@x.example>\r\nRCPT TO:<b@example.org>\r\n"
+			     "DATA\r\nx\r\n.\r\nQUIT\r\n");
+	r.tio.writes_ok = 1;		/* the greeting only */
+	test_session(&r, in, n, 0);
+	ck_assert_int_eq(r.tio.writes, 2);
+	ck_assert_int_eq(test_count(&r, "new"), 0);
+	ck_assert_int_eq(test_count(&r, "tmp"), 0);
+	test_cleanup(&r);
+}
+END_TEST
+
 START_TEST(helo_bad_arguments)
 {
 	struct test_run r = {0};
@@ -1187,6 +1239,9 @@ Suite *session_suite(void)
 	test_base_init();
 
 	tcase_add_test(tc, worked_example);
+	tcase_add_test(tc, helo_name_length);
+	tcase_add_test(tc, trailing_tab);
+	tcase_add_test(tc, no_commands_after_replies_fail);
 	tcase_add_test(tc, worked_example_file);
 	tcase_add_test(tc, ehlo_lists_extensions);
 	tcase_add_test(tc, ehlo_advertises_max_size);

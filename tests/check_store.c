@@ -231,8 +231,13 @@ START_TEST(message_written_then_committed)
 	ck_assert_int_eq(stat(path, &sb), 0);
 	ck_assert_uint_eq(sb.st_mode & 07777, 0600);
 
+	int fd = m.fd;
 	ck_assert_int_eq(store_commit(&sp.st, &m), STORE_OK);
 	ck_assert_int_eq(m.fd, -1);
+	/* Closed, not only forgotten: a session of many messages would
+	 * run out of descriptors. */
+	ck_assert_int_eq(fcntl(fd, F_GETFD), -1);
+	ck_assert_int_eq(errno, EBADF);
 	ck_assert_int_eq(count(sp.dir, "tmp"), 0);
 	ck_assert_int_eq(count(sp.dir, "new"), 1);
 	char *file = read_in(sp.dir, "new", m.name, &len);

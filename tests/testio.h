@@ -40,6 +40,8 @@ struct testio {
 	void *hook_arg;
 	unsigned reads;		/* read calls so far */
 	unsigned writes;	/* write calls so far */
+	unsigned writes_ok;	/* writes after this many fail (the reader left); 0: none fail */
+	time_t now;		/* the clock for Received:; 0: TESTIO_NOW */
 };
 
 /* chunk value: serve one line (up to and including its LF) per read, as a
@@ -75,6 +77,8 @@ static inline int testio_write(void *ctx, const void *buf, size_t n)
 	struct testio *t = ctx;
 
 	t->writes++;
+	if (t->writes_ok > 0 && t->writes > t->writes_ok)
+		return -1;
 	if (t->outlen + n + 1 > t->outcap) {
 		t->outcap = (t->outlen + n + 1) * 2;
 		t->out = realloc(t->out, t->outcap);
@@ -118,8 +122,8 @@ static inline void testio_data_phase(void *ctx, int on)
 #define TESTIO_NOW ((time_t)1794571200)
 static inline time_t testio_now(void *ctx)
 {
-	(void)ctx;
-	return TESTIO_NOW;
+	const struct testio *t = ctx;
+	return t->now != 0 ? t->now : TESTIO_NOW;
 }
 
 static inline void testio_bind(struct testio *t, struct io *io)
