@@ -21,6 +21,7 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "decimal.h"
 #include "listen.h"
 
 #define LISTEN_FD 3		/* SD_LISTEN_FDS_START */
@@ -28,17 +29,17 @@
 /* The protocol by hand: LISTEN_PID must be us, LISTEN_FDS a count. */
 static int listen_fds_by_hand(void)
 {
-	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
-	char *end;
-	long p, n;
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS"), *end;
+	unsigned long long p, n;
+	int over;
 
 	if (pid == NULL || fds == NULL)
 		return 0;
-	p = strtol(pid, &end, 10);
-	if (*end != '\0' || p != (long)getpid())
+	end = decimal(pid, &p, &over);
+	if (end == pid || *end != '\0' || over || p != (unsigned long long)getpid())
 		return 0;
-	n = strtol(fds, &end, 10);
-	if (*end != '\0' || n < 0)
+	end = decimal(fds, &n, &over);
+	if (end == fds || *end != '\0' || over || n > INT_MAX)
 		return 0;
 	return (int)n;
 }

@@ -13,22 +13,24 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "decimal.h"
 #include "log.h"
 
 /* JOURNAL_STREAM is "dev:ino" of the stream systemd gave us as stderr. */
 static int stderr_is_journal(const struct stat *err)
 {
-	const char *js = getenv("JOURNAL_STREAM");
+	const char *js = getenv("JOURNAL_STREAM"), *end;
 	unsigned long long dev, ino;
-	char *end;
+	int over_dev, over_ino;
 
-	if (js == NULL || *js < '0' || *js > '9')
+	if (js == NULL)
 		return 0;
-	dev = strtoull(js, &end, 10);
-	if (*end != ':' || end[1] < '0' || end[1] > '9')
+	end = decimal(js, &dev, &over_dev);
+	if (end == js || *end != ':' || over_dev)
 		return 0;
-	ino = strtoull(end + 1, &end, 10);
-	if (*end != '\0')
+	js = end + 1;
+	end = decimal(js, &ino, &over_ino);
+	if (end == js || *end != '\0' || over_ino)
 		return 0;
 	return (unsigned long long)err->st_dev == dev &&
 	       (unsigned long long)err->st_ino == ino;

@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "decimal.h"
 #include "session.h"
 #include "users.h"
 
@@ -240,13 +241,13 @@ static int mail_parameters(struct session *s, char *p, unsigned long long *size)
 			return 0;
 		}
 		if (strncasecmp(word, "SIZE=", 5) == 0 && !seen_size) {
-			char *end;
 			const char *digits = word + 5;
-			/* Up to 20 digits (RFC 1870); past 2^64 strtoull gives
+			unsigned long long v;
+			int overflow;
+			/* Up to 20 digits (RFC 1870); past 2^64 the value is
 			 * ULLONG_MAX, which is too big, not a syntax error. */
-			unsigned long long v = strtoull(digits, &end, 10);
-			if (*digits < '0' || *digits > '9' || *end != '\0' ||
-			    strlen(digits) > 20) {
+			const char *end = decimal(digits, &v, &overflow);
+			if (end == digits || *end != '\0' || end - digits > 20) {
 				refuse(s, R_SYNTAX, "Syntax: SIZE=<number>");
 				return 0;
 			}

@@ -19,6 +19,7 @@
 
 #include "address.h"
 #include "config.h"
+#include "decimal.h"
 #include "fdio.h"
 #include "listen.h"
 #include "session.h"
@@ -197,13 +198,11 @@ static void usage_error(const char *fmt, const char *a, const char *b)
 static unsigned long long number(const char *name, const char *s,
 				 unsigned long long min, unsigned long long max)
 {
-	char *end;
 	unsigned long long v;
+	int overflow;
+	const char *end = decimal(s, &v, &overflow);
 
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (*s < '0' || *s > '9' || *end != '\0' || errno == ERANGE ||
-	    v < min || v > max) {
+	if (end == s || *end != '\0' || overflow || v < min || v > max) {
 		char text[400];
 		snprintf(text, sizeof text, "--%s: '%.200s' is not a number from %llu to %llu",
 			 name, s, min, max);

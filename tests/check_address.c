@@ -7,6 +7,7 @@
 
 #include "suites.h"
 #include "testio.h"
+#include "decimal.h"
 
 static const struct {
 	const char *path;
@@ -118,6 +119,36 @@ START_TEST(good_paths)
 		}
 		ck_assert_ptr_nonnull(rest);
 		ck_assert_str_eq(rest, good[i].rest);
+	}
+}
+END_TEST
+
+/* decimal(): what options, SIZE= and LISTEN_FDS are read with. */
+START_TEST(decimal_numbers)
+{
+	static const struct {
+		const char *s;
+		unsigned long long v;
+		size_t len;
+		int overflow;
+	} cases[] = {
+		{"0", 0, 1, 0},
+		{"10485760", 10485760, 8, 0},
+		{"18446744073709551615", ULLONG_MAX, 20, 0},
+		{"18446744073709551616", ULLONG_MAX, 20, 1},
+		{"99999999999999999999999", ULLONG_MAX, 23, 1},
+		{"12x", 12, 2, 0},
+		{"", 0, 0, 0},
+		{"+5", 0, 0, 0},
+		{" 5", 0, 0, 0},
+	};
+	for (unsigned i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		unsigned long long v = 1;
+		int overflow = -1;
+		const char *end = decimal(cases[i].s, &v, &overflow);
+		ck_assert_msg(v == cases[i].v && (size_t)(end - cases[i].s) == cases[i].len &&
+			      overflow == cases[i].overflow, "\"%s\": %llu, %td, %d",
+			      cases[i].s, v, end - cases[i].s, overflow);
 	}
 }
 END_TEST
@@ -315,6 +346,7 @@ Suite *address_suite(void)
 
 	tcase_add_test(tc, good_paths);
 	tcase_add_test(tc, bad_paths);
+	tcase_add_test(tc, decimal_numbers);
 	tcase_add_test(tc, length_limits);
 	tcase_add_test(tc, postmaster);
 	tcase_add_test(tc, domain_equal);
