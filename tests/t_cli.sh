@@ -350,5 +350,37 @@ tail -c 1000 "$T/big.log" | tr -d '\0' | grep -q 'accepted id=' ||
 	fail "log file over the size limit: no 'accepted' line appended"
 rm -f "$T/big.log" "$T/in"
 
+# A file size limit that smtpd cannot raise (a hard limit set by whoever
+# started it, lower than --max-size): the write past it fails with EFBIG,
+# a 452 4.3.1, and the session ends normally.  Without SIGXFSZ ignored the
+# kernel's signal kills smtpd mid-message instead (status 153), the client
+# sees no reply and the partial file stays in tmp/.  As root, smtpd could
+# raise the hard limit: it runs without CAP_SYS_RESOURCE here.
+nocap=()
+if [ "$(id -u)" = 0 ]; then
+	nocap=(setpriv --inh-caps=-sys_resource --bounding-set=-sys_resource)
+	"${nocap[@]}" true 2>/dev/null || nocap=(none)
+fi
+if ! command -v prlimit >/dev/null 2>&1 || [ "${nocap[*]}" = none ]; then
+	echo "SKIP (part): no prlimit, or no setpriv to drop CAP_SYS_RESOURCE: the file size limit under --max-size is untested"
+else
+	checks=$((checks + 1))
+	{
+		printf 'EHLO c\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<b@example.org>\r\nDATA\r\nSubject: big\r\n\r\n'
+		for i in $(seq 1000); do printf '%099d\r\n' "$i"; done
+		printf '.\r\nQUIT\r\n'
+	} >"$T/in"
+	"${nocap[@]}" prlimit --fsize=20000 "$SMTPD" --spool "$T/fsize" --hostname mx.test \
+		--domain example.org --max-size 1000000 <"$T/in" >"$T/fsize.out" 2>"$T/fsize.err"
+	rc=$?
+	[ $rc = 0 ] || fail "file size limit: exit status $rc, not 0: $(cat "$T/fsize.err")"
+	grep -q "^452 4.3.1 Insufficient system storage; try again later$CR\$" "$T/fsize.out" ||
+		fail "file size limit: no 452 4.3.1: $(cat -A "$T/fsize.out" | tail -3)"
+	tail -1 "$T/fsize.out" | grep -q '^221 ' || fail "file size limit: the session did not end with 221"
+	left=$(find "$T/fsize/tmp" "$T/fsize/new" -mindepth 1 2>&1)
+	[ -z "$left" ] || fail "file size limit: the spool holds: $left"
+	rm -f "$T/in"
+fi
+
 echo "t_cli: $checks runs, $failures failures"
 [ $failures = 0 ]

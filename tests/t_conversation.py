@@ -385,6 +385,26 @@ class Logging(SmtpdTestCase):
         self.assertIn("accepted=0 refused=1", log)
         self.assertNotIn("secret", log)
 
+    def test_long_sender_cut_with_marker(self):
+        # The from= field holds 200 bytes (session.c message_log): a
+        # longer sender is cut, and the cut is marked with "..." so that
+        # an operator never takes a shortened address for the real one.
+        # The longest sender there is: a 64-octet local part at a
+        # 250-octet domain (315 octets).
+        dom = "d" * 63 + "." + "e" * 63 + "." + "f" * 63 + "." + "g" * 50 + ".example"
+        self.assertEqual(len(dom), 250)
+        sender = "s" * 64 + "@" + dom
+        p = self.greeted()
+        qid = deliver(self, p, sender=sender)
+        self.assertEqual(len(self.spool.messages()), 1, qid)
+        lines = [l for l in p.log().splitlines() if " accepted " in l]
+        self.assertEqual(len(lines), 1, p.log())
+        # 196 bytes of the address and "...": 199 and the NUL.
+        m = re.fullmatch(r"smtpd\[%d\]: accepted id=%s size=\d+ rcpts=1 from=<(.*)>"
+                         % (p.pid, re.escape(qid)), lines[0])
+        self.assertIsNotNone(m, lines[0])
+        self.assertEqual(m.group(1), sender[:196] + "...")
+
     @staticmethod
     def full_pipe():
         """A pipe whose reader reads nothing, filled up: (read end, write end)."""
@@ -542,6 +562,29 @@ class Limits(SmtpdTestCase):
         self.assertMessage(self.only_message(qid), qid, "a@example.net",
                            ["b@example.org"], "client.example", "local",
                            b"Subject: s\n\n." + b"a" * 79 + b"\n")
+
+    def test_default_max_recipients(self):
+        # The shipped default of --max-recipients is 100 (RFC 5321
+        # 4.5.3.1.8's minimum a server must take): the 100th recipient is
+        # accepted, the 101st gets 452 4.5.3, and the message goes to the
+        # 100.  The unit tests set the limit themselves; only this run
+        # sees the default smtpd.c gives.
+        p = self.greeted()
+        self.ehlo(p)
+        self.assertEqual(p.command("MAIL FROM:<a@example.net>"), MAIL_OK)
+        rcpts = ["r%03d@example.org" % i for i in range(1, 102)]
+        p.send("".join("RCPT TO:<%s>\r\n" % r for r in rcpts).encode())
+        replies = [p.reply() for _ in rcpts]
+        self.assertEqual(replies[:100], [RCPT_OK] * 100)
+        self.assertEqual(replies[100], b"452 4.5.3 Too many recipients\r\n")
+        self.assertEqual(p.command("DATA"), DATA_GO)
+        p.send(b"Subject: many\r\n\r\nx\r\n")
+        qid = self.assertQueued(p.command("."))
+        self.assertEqual(p.command("QUIT"), BYE)
+        self.assertExit(p, 0)
+        self.assertMessage(self.only_message(qid), qid, "a@example.net",
+                           rcpts[:100], "client.example", "local",
+                           b"Subject: many\n\nx\n")
 
     def test_long_line_stored_whole(self):
         p = self.greeted()

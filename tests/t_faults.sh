@@ -1,7 +1,8 @@
 #!/bin/bash
 # t_faults.sh: storage faults injected with an LD_PRELOAD shim
 # (tests/fault/faultinject.c): for each step of a delivery (open, write,
-# write-behind, fsync, rename, fsync of new/, splice of a batch) and each errno (ENOSPC, EDQUOT, EIO) the
+# write-behind, fsync, close, rename, fsync of new/, splice of a batch) and
+# each errno (ENOSPC, EDQUOT, EIO; a write returning 0 is a full disk) the
 # right 4xx, no partial or orphan file in tmp/ or new/, and the session
 # going on to store the next message intact.  The matrix itself is
 # tests/fault/faults.py.

@@ -81,6 +81,25 @@ class Terminal(SmtpdTestCase):
         self.assertExit(p, 0)
         self.assertSpoolEmpty()
 
+    def test_log_on_the_terminal(self):
+        # stdin, stdout and stderr all on one terminal: a person running
+        # smtpd by hand.  That looks like inetd's shared socket (stderr is
+        # the conversation), but the log lines must come to the terminal,
+        # where the person reads them, not go off to syslog.
+        p = self.start(transport="pty", stderr_is_conversation=True)
+        out = b""
+        while b"220 mx.test ESMTP smtpd\r\n" not in out:  # log and replies mix
+            chunk = p.read_some()
+            self.assertNotEqual(chunk, b"", out)
+            out += chunk
+        p.send(b"QUIT\n")
+        out += p.rest()
+        self.assertExit(p, 0)
+        self.assertIn(b"smtpd[%d]: connect from local\n" % p.pid, out)
+        self.assertIn(b"220 mx.test ESMTP smtpd\r\n", out)
+        self.assertIn(b"221 mx.test Service closing transmission channel\r\n", out)
+        self.assertIn(b"smtpd[%d]: disconnect from local commands=1 " % p.pid, out)
+
 
 if __name__ == "__main__":
     main()

@@ -15,10 +15,14 @@
  *                  dirfsync  fsync of a spool directory (new/)
  *                  writebehind  sync_file_range of a message file
  *                  opendir   opening a spool directory (at start)
+ *                  close     close of a message file (the descriptor is
+ *                            closed all the same, as close(2) does when
+ *                            it reports a deferred write error, on NFS)
  *   FAULT_N      the Nth such call fails (1 = the first; default 1)
  *   FAULT_TIMES  how many calls fail from the Nth on (default 1; 0: all)
  *   FAULT_ERRNO  ENOSPC, EDQUOT, EIO, EFBIG, EACCES, EROFS, EINVAL or a number
- *                (default EIO)
+ *                (default EIO); 0, for write only: the call writes nothing
+ *                and returns 0, which a regular file does only when full
  *   FAULT_PARTIAL=1  for write: the first failing call writes half of
  *                its bytes and returns that count (a short write), and
  *                the next one fails: what a filling disk does
@@ -44,11 +48,11 @@
 #include <unistd.h>
 
 enum step { STEP_NONE, STEP_OPEN, STEP_WRITE, STEP_FSYNC, STEP_RENAME,
-	    STEP_DIRFSYNC, STEP_OPENDIR, STEP_WRITEBEHIND, STEP_COUNT };
+	    STEP_DIRFSYNC, STEP_OPENDIR, STEP_WRITEBEHIND, STEP_CLOSE, STEP_COUNT };
 
 static const char *const step_names[STEP_COUNT] = {
 	"none", "open", "write", "fsync", "rename", "dirfsync", "opendir",
-	"writebehind"
+	"writebehind", "close"
 };
 
 static struct {
@@ -64,6 +68,7 @@ static struct {
 } fi;
 
 static ssize_t (*real_write)(int, const void *, size_t);
+static int (*real_close)(int);
 static int (*real_fsync)(int);
 static int (*real_fdatasync)(int);
 static int (*real_sync_file_range)(int, off_t, off_t, unsigned);
@@ -97,6 +102,8 @@ static int errno_named(const char *s)
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
 		if (strcmp(s, names[i].name) == 0)
 			return names[i].value;
+	if (strcmp(s, "0") == 0)
+		return 0;	/* write returns 0 */
 	return atoi(s) > 0 ? atoi(s) : EIO;
 }
 
@@ -107,6 +114,7 @@ __attribute__((constructor)) static void fi_init(void)
 	const char *v;
 
 	real_write = (ssize_t (*)(int, const void *, size_t))next("write");
+	real_close = (int (*)(int))next("close");
 	real_fsync = (int (*)(int))next("fsync");
 	real_fdatasync = (int (*)(int))next("fdatasync");
 	real_sync_file_range = (int (*)(int, off_t, off_t, unsigned))next("sync_file_range");
@@ -193,7 +201,7 @@ static void log_call(enum step s, unsigned long nth, int failed)
 	if (fd < 0)
 		return;
 	(void)!real_write(fd, line, (size_t)len);
-	close(fd);
+	real_close(fd);
 }
 
 /* Count a call of step s; nonzero when this one must fail. */
@@ -242,7 +250,7 @@ static int write_fault(int fd, size_t *n)
 ssize_t write(int fd, const void *buf, size_t n)
 {
 	if (write_fault(fd, &n) < 0)
-		return -1;
+		return fi.err == 0 ? 0 : -1;	/* FAULT_ERRNO=0: took nothing */
 	return real_write(fd, buf, n);
 }
 
@@ -290,6 +298,27 @@ int fdatasync(int fd)
 		return -1;
 	}
 	return real_fdatasync(fd);
+}
+
+/* close of a message file: store.c checks it before the rename. */
+int close(int fd)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+	int fail = 0, rc, saved = errno;
+
+	if (fi.ready) {
+		fd_path(fd, path, sizeof path);
+		fail = in_spool(path) && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+		       must_fail(STEP_CLOSE);
+	}
+	errno = saved;	/* callers save errno across a close of cleanup */
+	rc = real_close(fd);
+	if (fail) {
+		errno = fi.err;
+		return -1;
+	}
+	return rc;
 }
 
 /* Write-behind of a message file (store.c). */

@@ -4,9 +4,9 @@
 Usage: faults.py SHIM [PRELOAD_FIRST]
 
 For each step of a delivery (open in tmp/, write, write-behind, fsync,
-rename into new/, fsync of new/, and a splice of a batch) and each errno
-(ENOSPC, EDQUOT, EIO), smtpd runs with the LD_PRELOAD shim making that
-call fail once.  The message gets the right
+close, rename into new/, fsync of new/, and a splice of a batch) and each
+errno (ENOSPC, EDQUOT, EIO; and a write that returns 0), smtpd runs with
+the LD_PRELOAD shim making that call fail once.  The message gets the right
 4xx (452 4.3.1 for no space, 451 4.3.0 otherwise), the spool holds nothing
 of it (tmp/ and new/ empty right after the reply), the session goes on and
 a second message is stored with the exact bytes sent, and the shim's log
@@ -41,6 +41,10 @@ EXPECT = {
     "EFBIG": (452, "452 4.3.1 Insufficient system storage"),
     "EIO": (451, "451 4.3.0 Local error in processing"),
     "EROFS": (451, "451 4.3.0 Local error in processing"),
+    # FAULT_ERRNO=0: write(2) returns 0, no errno.  A regular file that
+    # takes no byte is full: a 452 (come back later, to a disk with room),
+    # not the 451 of a broken disk.
+    "0": (452, "452 4.3.1 Insufficient system storage"),
 }
 
 
@@ -202,6 +206,13 @@ def main():
         run_case("write", err, n=20, huge=True, via="splice")
     run_case("write", "ENOSPC", n=20, partial=True, huge=True, via="splice")
     run_case("write", "EFBIG")
+    # A write that returns 0: the disk is full (store.c write_all).
+    run_case("write", "0")
+    run_case("write", "0", n=2, big=True)
+    # close(2) can report a deferred write error (NFS): the file must not
+    # be renamed into new/ and its 250 promised.
+    run_case("close", "EIO")
+    run_case("close", "ENOSPC")
     run_case("rename", "EROFS")
     run_case("write", "ENOSPC", times=0, big=True)
     run_case("open", "EDQUOT", times=0)
