@@ -100,19 +100,27 @@ int users_cdb_get(const struct users *u, char t, const char *s, size_t n,
  * end of its tables, yet lookups that miss the lost slots still work:
  * without this check such a table was taken, and some recipients got 451.
  */
+static unsigned long long le32(const unsigned char *p)
+{
+	return p[0] | (unsigned long long)p[1] << 8 | (unsigned long long)p[2] << 16 |
+	       (unsigned long long)p[3] << 24;
+}
+
 static int whole_cdb(const struct cdb *c)
 {
-	unsigned long long end = 2048;
+	const unsigned char *toc = c->cdb_mem;
+	unsigned long long end = 2048, size = c->cdb_fsize;
 
-	for (unsigned i = 0; i < 256; i++) {
-		unsigned long long pos = cdb_unpack(c->cdb_mem + 8 * i);
-		unsigned long long slots = cdb_unpack(c->cdb_mem + 8 * i + 4);
-		if (pos < 2048 || pos + 8 * slots > c->cdb_fsize)
+	/* Inline: 512 calls of cdb_unpack() were 9,000 instructions of a
+	 * connection's 167,000 (make bench, users table). */
+	for (unsigned i = 0; i < 256; i++, toc += 8) {
+		unsigned long long pos = le32(toc), stop = pos + 8 * le32(toc + 4);
+		if (pos < 2048 || stop > size)
 			return 0;
-		if (pos + 8 * slots > end)
-			end = pos + 8 * slots;
+		if (stop > end)
+			end = stop;
 	}
-	return end == c->cdb_fsize;
+	return end == size;
 }
 
 /* Is fd our cdb?  1 yes (u holds the mapping), 0 no, -1 a cdb of another
