@@ -391,13 +391,6 @@ static int envelope_add_cb(void *ctx, const char *mailbox)
 	return envelope_add(ctx, mailbox) == 1 ? 0 : -1;
 }
 
-/*
- * A recipient at one of our domains, with a users table: 250 for a user or
- * a group (spooled for every member), 251 for a forward (spooled for its
- * target), 551 for one who moved, 550 for nobody.  postmaster is accepted
- * whether listed or not (RFC 5321 4.5.1).  Either every address the entry
- * expands to fits under --max-recipients, or none is added (452).
- */
 /* postmaster, or with --recipient-delimiter postmaster+anything: as
  * alice+x reaches alice, postmaster+x reaches postmaster. */
 static int postmaster_or_extension(const struct session *s, const struct address *a)
@@ -410,6 +403,13 @@ static int postmaster_or_extension(const struct session *s, const struct address
 		strchr(delim, a->mailbox[10]) != NULL);
 }
 
+/*
+ * A recipient at one of our domains, with a users table: 250 for a user or
+ * a group (spooled for every member), 251 for a forward (spooled for its
+ * target), 551 for one who moved, 550 for nobody.  postmaster is accepted
+ * whether listed or not (RFC 5321 4.5.1).  Either every address the entry
+ * expands to fits under --max-recipients, or none is added (452).
+ */
 static void rcpt_from_table(struct session *s, const struct address *a)
 {
 	struct users_entry e;

@@ -573,7 +573,7 @@ int main(int argc, char **argv)
 	struct io io;
 	struct store st;
 	struct users *users = NULL;
-	struct logger log;
+	struct logger logger;
 	char peer[80];
 	int status;
 
@@ -591,7 +591,7 @@ int main(int argc, char **argv)
 	int in_known = fstat(f.in, &in_sb) == 0;
 	c->terminal = in_known && S_ISCHR(in_sb.st_mode) && isatty(f.in);
 	f.in_is_socket = in_known && S_ISSOCK(in_sb.st_mode);
-	c->log = &log;
+	c->log = &logger;
 	log_setup(c->log, f.in);
 	if (listening < 0) {
 		log_line(c->log, LOG_ERR,
