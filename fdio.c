@@ -209,14 +209,25 @@ static void fdio_data_phase(void *ctx, int on)
 
 void fdio_linger(struct fdio *f)
 {
-	struct pollfd p = {.fd = f->in, .events = POLLIN};
+	static const struct timespec now_only = {0, 0};
+	struct pollfd p = {.fd = f->in, .events = POLLIN | POLLRDHUP};
 	struct timespec end = monotonic_now(), now;
 	char scrap[4096];
 	size_t got = 0;
 
-	/* One call for the usual end: nothing unread, or the client's FIN. */
-	if (!f->in_is_socket || recv(f->in, scrap, 1, MSG_PEEK | MSG_DONTWAIT) <= 0)
+	/* One call, and no function more to bind, for the usual end:
+	 * nothing unread. */
+	if (!f->in_is_socket || ppoll(&p, 1, &now_only, NULL) <= 0 || !(p.revents & POLLIN))
 		return;
+	if (p.revents & POLLRDHUP) {
+		/* The client has ended its side: what is left is there
+		 * already, and reading it cannot block. */
+		ssize_t n;
+		while (got < FDIO_LINGER_BYTES &&
+		       ((n = read(f->in, scrap, sizeof scrap)) > 0 || (n < 0 && errno == EINTR)))
+			got += n > 0 ? (size_t)n : 0;
+		return;
+	}
 	if (shutdown(f->out, SHUT_WR) < 0)
 		return;
 	end.tv_sec += FDIO_LINGER_MS / 1000;

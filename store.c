@@ -43,33 +43,18 @@ enum store_err store_err_from_errno(int e)
 
 /* Open a directory, creating it (mode 0700) only when it is missing: the
  * usual case, an existing spool, then costs one system call.  *made is set
- * when this call created it. */
+ * when it was missing: made by this call, or by a session starting at the
+ * same moment, which may not have synced it yet. */
 static int open_dir(int at, const char *name, int *made)
 {
 	int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (fd >= 0 || errno != ENOENT)
 		return fd;
-	if (mkdirat(at, name, 0700) == 0)
-		*made = 1;
-	else if (errno != EEXIST)
+	if (mkdirat(at, name, 0700) < 0 && errno != EEXIST)
 		return -1;
+	*made = 1;
 	return openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-}
-
-/* A directory we created is only there after a crash once the directory
- * holding it is on disk: else the first 250 could promise a message in a
- * new/ that a crash takes away. */
-static int sync_parent(int dirfd)
-{
-	int parent = openat(dirfd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc;
-
-	if (parent < 0)
-		return -1;
-	rc = fsync(parent);
-	close(parent);
-	return rc;
 }
 
 /* The Maildir specification forbids '/' in the host part and reserves ':'
@@ -112,15 +97,18 @@ int store_init(struct store *st, const char *dir, const char *hostname)
 		goto fail;
 	/* cur/ is never written by us, but a Maildir reader wants it. */
 	if (faccessat(st->root_fd, "cur", F_OK, 0) < 0) {
-		if (errno != ENOENT)
+		if (errno != ENOENT ||
+		    (mkdirat(st->root_fd, "cur", 0700) < 0 && errno != EEXIST))
 			goto fail;
-		if (mkdirat(st->root_fd, "cur", 0700) == 0)
-			made_sub = 1;
-		else if (errno != EEXIST)
-			goto fail;
+		made_sub = 1;
 	}
-	if ((made_sub && fsync(st->root_fd) < 0) ||
-	    (made_root && sync_parent(st->root_fd) < 0))
+	/* What was made is only there after a crash once the directories
+	 * holding it are on disk: else the first 250 could promise a
+	 * message in a new/ that a crash takes away.  The spool's parent
+	 * may not be ours to open (mode 0300, say): syncfs() reaches it
+	 * through the spool, once in the spool's life. */
+	if ((made_root && syncfs(st->root_fd) < 0) ||
+	    (made_sub && !made_root && fsync(st->root_fd) < 0))
 		goto fail;
 	/* Can we create files at all?  Better to find out before 220. */
 	if (faccessat(st->tmp_fd, ".", W_OK | X_OK, AT_EACCESS) < 0 ||

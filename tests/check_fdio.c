@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -80,14 +81,34 @@ START_TEST(linger_reads_the_rest_away)
 	close(sv[0]);
 	close(sv[1]);
 
-	/* Input unread, then the client's EOF: all of it read, ours sent. */
+	/* Input unread, then the client's EOF: all of it read at once (the
+	 * close that follows sends no reset), and nothing waited for. */
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	setup(&f, &io, sv[0], 1);
 	fill(sv[1], 10000);
 	shutdown(sv[1], SHUT_WR);
 	fdio_linger(&f);
-	ck_assert_int_eq(recv(sv[1], b, sizeof b, MSG_DONTWAIT), 0);
 	ck_assert_int_eq(recv(sv[0], b, sizeof b, MSG_DONTWAIT), 0);
+
+	/* Input unread and the client still there: ours ended (the client
+	 * reads EOF), the rest read away until its EOF. */
+	close(sv[0]);
+	close(sv[1]);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	setup(&f, &io, sv[0], 1);
+	fill(sv[1], 10000);
+	pid_t child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {	/* the client: sees our EOF, then ends its side */
+		close(sv[0]);
+		while (read(sv[1], b, sizeof b) > 0)
+			;
+		shutdown(sv[1], SHUT_WR);
+		_exit(0);
+	}
+	fdio_linger(&f);
+	ck_assert_int_eq(recv(sv[0], b, sizeof b, MSG_DONTWAIT), 0);
+	ck_assert_int_eq(waitpid(child, NULL, 0), child);
 	close(sv[0]);
 	close(sv[1]);
 

@@ -181,30 +181,54 @@ for u in 000 022 077; do
 		fail "--spool: $T/mk$u holds: $(find "$T/mk$u" -mindepth 1)"
 done
 
-# What smtpd creates is on disk before its first 250: the spool made now
-# and its subdirectories are synced (fsync of the spool and of its parent),
-# else a crash could take away the new/ that the message was renamed into.
+# What smtpd creates is on disk before its first 250: a spool made now is
+# synced with its parent (syncfs through the spool, since the parent may
+# not be ours to open), subdirectories made in an existing spool with an
+# fsync of the spool; else a crash could take away the new/ that the
+# message was renamed into.
 if command -v strace >/dev/null 2>&1; then
-	checks=$((checks + 1))
+	# synced NAME SPOOL CALL: smtpd delivers one message into SPOOL,
+	# and CALL (syncfs or fsync) of the spool comes before the rename
+	# and the 250.
+	synced() {
+		checks=$((checks + 1))
+		printf 'HELO c\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<b@example.org>\r\nDATA\r\nSubject: s\r\n\r\nx\r\n.\r\nQUIT\r\n' |
+			strace -s 4096 -o "$T/$1.trace" -e trace=openat,fsync,syncfs,renameat,write \
+			"$SMTPD" --spool "$2" --hostname mx.test --domain example.org \
+			>"$T/$1.out" 2>"$T/$1.err"
+		[ "$(ls "$2/new" | wc -l)" = 1 ] || fail "$1: the message is not in new/"
+		awk -v call="$3" '
+			/^openat\(AT_FDCWD, .*O_DIRECTORY.*\) = [0-9]+$/ && !rootfd { rootfd = $NF }
+			$0 ~ "^" call "\\(" { fd = substr($1, length(call) + 2) + 0
+				if (fd == rootfd && !renamed) synced = 1 }
+			/^renameat\(/ { renamed = 1 }
+			/^write\(1, ".*250 OK: queued/ { ok = synced }
+			END { exit ok ? 0 : 1 }' "$T/$1.trace" ||
+			fail "$1: no $3 of the spool before the 250: $(grep -v '^write' "$T/$1.trace" | tr '\n' ';')"
+	}
 	mkdir -p "$T/parent"
-	printf 'HELO c\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<b@example.org>\r\nDATA\r\nSubject: s\r\n\r\nx\r\n.\r\nQUIT\r\n' |
-		strace -s 4096 -o "$T/fresh.trace" -e trace=mkdirat,openat,fsync,renameat,write \
-		"$SMTPD" --spool "$T/parent/fresh" --hostname mx.test --domain example.org \
-		>"$T/fresh.out" 2>"$T/fresh.err"
-	[ "$(ls "$T/parent/fresh/new" | wc -l)" = 1 ] || fail "fresh spool: the message is not in new/"
-	awk '
-		/^mkdirat\(AT_FDCWD, ".*\/fresh"/ { root = 1 }
-		/^openat\(AT_FDCWD, ".*\/fresh", .*\) = [0-9]+$/ { rootfd = $NF }
-		/^openat\([0-9]+, "\.\.", .*\) = [0-9]+$/ { parentfd = $NF }
-		/^fsync\(/ { fd = substr($1, 7) + 0
-			if (fd == rootfd && !renamed) synced_root = 1
-			if (fd == parentfd && !renamed) synced_parent = 1 }
-		/^renameat\(/ { renamed = 1 }
-		/^write\(1, ".*250 OK: queued/ { ok = root && synced_root && synced_parent }
-		END { exit ok ? 0 : 1 }' "$T/fresh.trace" ||
-		fail "fresh spool: not synced before the 250: $(grep -v '^write' "$T/fresh.trace" | tr '\n' ';')"
+	synced fresh "$T/parent/fresh" syncfs
+	mkdir -p "$T/half2/new"
+	synced half2 "$T/half2" fsync
 else
 	echo "note: strace is not installed; the sync of a new spool is not checked"
+fi
+
+# A parent directory smtpd may write and enter but not read (mode 0300):
+# the spool is made there and used at once (the sync does not need to
+# open the parent).
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1; then
+	checks=$((checks + 1))
+	mkdir -p "$T/wx"
+	chmod 711 "$T"
+	chown nobody "$T/wx" && chmod 300 "$T/wx"
+	printf 'QUIT\r\n' | setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		"$SMTPD" --spool "$T/wx/spool" --hostname mx.test >"$T/wx.out" 2>"$T/wx.err"
+	rc=$?
+	[ $rc = 0 ] && [ "$(head -c 4 "$T/wx.out")" = "220 " ] ||
+		fail "spool in a write-only parent: status $rc, $(cat "$T/wx.out" "$T/wx.err")"
+	chmod 700 "$T/wx"
+	chmod 700 "$T"
 fi
 
 # An existing Maildir is used as it is, its modes untouched.
