@@ -537,11 +537,21 @@ for o in --vrfy --expn "--recipient-delimiter=+"; do
 	same "$o without --users, stdout" "$T/empty" "$T/opt.out"
 	[ -e "$T/never" ] && fail "$o without --users created the spool"
 done
-"$SMTPD" --users "$T/tab/users" --recipient-delimiter x </dev/null >"$T/opt.out" 2>"$T/opt.err"
-status "--recipient-delimiter x" 2 $?
-if [ "$(wc -l <"$T/opt.err")" != 1 ] || ! grep -q -- '--recipient-delimiter' "$T/opt.err"; then
-	fail "--recipient-delimiter x: $(cat "$T/opt.err")"
-fi
+# 1 to 4 of the characters smtpd.8 names; each one works.
+for d in x '' '+-=_#'; do
+	"$SMTPD" --users "$T/tab/users" --recipient-delimiter "$d" </dev/null >"$T/opt.out" 2>"$T/opt.err"
+	status "--recipient-delimiter '$d'" 2 $?
+	printf "smtpd: --recipient-delimiter: '%s' is not 1 to 4 of +-=_#~%%&! (see smtpd --help)\n" "$d" >"$T/opt.want"
+	same "--recipient-delimiter '$d', stderr" "$T/opt.want" "$T/opt.err"
+done
+for d in + - = _ '#' '~' % '&' '!'; do
+	checks=$((checks + 1))
+	printf 'HELO c\r\nMAIL FROM:<>\r\nRCPT TO:<alice%stag@example.org>\r\nQUIT\r\n' "$d" |
+		"$SMTPD" --spool "$T/spool" --hostname mx.test --domain example.org \
+		--users "$T/tab/users" --recipient-delimiter "$d" >"$T/opt.out" 2>/dev/null
+	grep -q "^250 OK$(printf '\r')\$" <(sed -n 3p "$T/opt.out") ||
+		fail "--recipient-delimiter '$d': $(cat -A "$T/opt.out")"
+done
 
 # ---- make users.cdb, in a copy of the tree ----
 
