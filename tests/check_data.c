@@ -417,6 +417,22 @@ END_TEST
 	"250-8BITMIME\r\n250-PIPELINING\r\n250-ENHANCEDSTATUSCODES\r\n" \
 	"250-SOML\r\n250-SAML\r\n250 HELP\r\n250 2.1.0 OK\r\n250 2.1.5 OK\r\n" GO
 
+/* One message (with its end and QUIT) after the envelope, under
+ * --max-size max; the replies after the envelope's are checked by the
+ * caller. */
+static void with_max_size(struct test_run *r, const char *msg, size_t len,
+			  unsigned long long max, size_t chunk)
+{
+	size_t total;
+	const char *in;
+
+	test_spool(r);
+	test_config(&r->cfg, r->spool);
+	r->cfg.max_size = max;
+	in = with_envelope(r, msg, len, "", &total);
+	test_session(r, in, total, chunk);
+}
+
 /* The first failure of a message is its answer: a NUL early in a message
  * that later grows too big is a 554 for the NUL, not a 552. */
 START_TEST(first_failure_wins)
@@ -426,14 +442,8 @@ START_TEST(first_failure_wins)
 		"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
 		"\r\n.\r\nQUIT\r\n";
 	struct test_run r = {0};
-	size_t total;
-	const char *in;
 
-	test_spool(&r);
-	test_config(&r.cfg, r.spool);
-	r.cfg.max_size = 100;
-	in = with_envelope(&r, msg, sizeof msg - 1, "", &total);
-	test_session(&r, in, total, _i ? 1 : 0);
+	with_max_size(&r, msg, sizeof msg - 1, 100, _i ? 1 : 0);
 	ck_assert_str_eq(test_norm(&r, r.replies), ENVELOPE_REPLIES_SIZE("100")
 			 "554 5.6.0 Message contains NUL bytes\r\n" BYE);
 	ck_assert_int_eq(test_count(&r, "new"), 0);
@@ -448,14 +458,8 @@ START_TEST(bare_lf_counts_one_octet)
 {
 	static const char msg[] = "a\nb\nc\nd\n\r\n.\r\nQUIT\r\n";
 	struct test_run r = {0};
-	size_t total;
-	const char *in;
 
-	test_spool(&r);
-	test_config(&r.cfg, r.spool);
-	r.cfg.max_size = 10;
-	in = with_envelope(&r, msg, sizeof msg - 1, "", &total);
-	test_session(&r, in, total, _i ? 1 : 0);
+	with_max_size(&r, msg, sizeof msg - 1, 10, _i ? 1 : 0);
 	ck_assert_str_eq(test_norm(&r, r.replies), ENVELOPE_REPLIES_SIZE("10") QUEUED BYE);
 	ck_assert_int_eq(test_count(&r, "new"), 1);
 	test_cleanup(&r);
