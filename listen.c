@@ -2,13 +2,14 @@
  * listen.c: find the conversation's file descriptors.
  *
  * Under systemd without StandardInput=socket the connection is fd 3 and
- * LISTEN_FDS=1, LISTEN_PID=<our pid> say so.  With libsystemd available
- * (the default build) we ask sd_listen_fds() and sd_is_socket(), loaded with
- * dlopen() only in that case: linking libsystemd would make every
- * connection under every other supervisor pay for loading it and its
+ * LISTEN_FDS=1, LISTEN_PID=<our pid> say so.  Linked dynamically with
+ * libsystemd (make LINK=dynamic) we ask sd_listen_fds() and sd_is_socket(),
+ * loaded with dlopen() only in that case: linking libsystemd would make
+ * every connection under every other supervisor pay for loading it and its
  * dependencies (about 800,000 instructions, several times smtpd's whole
- * greeting and QUIT).  Without libsystemd (make SYSTEMD=no), or if it
- * cannot be loaded, the same protocol is read by hand.
+ * greeting and QUIT).  The static build (the default), a build with
+ * SYSTEMD=no, or one whose libsystemd cannot be loaded reads the same
+ * protocol by hand, as sd_listen_fds(3) documents it.
  */
 #include <stdlib.h>
 #include <string.h>

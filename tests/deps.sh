@@ -2,9 +2,12 @@
 # deps.sh: make sure what a make target needs is here.  As root on Debian
 # it installs what is missing; otherwise it prints the command to run.
 # Usage: tests/deps.sh build|check [extra Debian packages...]
-#   build: what `make` and `make run` need (a compiler, libsystemd and
-#          tinycdb headers); missing ones stop the target.
-#   check: that, Check and python3, which `make check` cannot do without;
+#   build: what `make` and `make run` need (a compiler, the static C
+#          library, tinycdb; libsystemd's headers when LINK=dynamic and
+#          SYSTEMD=yes, as the Makefile passes them); missing ones stop
+#          the target.
+#   check: that, libsystemd's headers (its dynamic and ASan builds use
+#          them), Check and python3, which `make check` cannot do without;
 #          then the packages of tests/packages/*.txt, which only some tests
 #          need: as root they are installed too, else the tests that need
 #          them say SKIP and name them.
@@ -15,13 +18,20 @@ need=""
 command -v cc >/dev/null 2>&1 || need="$need gcc"
 command -v make >/dev/null 2>&1 || need="$need make"
 command -v pkg-config >/dev/null 2>&1 || need="$need pkg-config"
+sd=no
+{ [ "$mode" = check ] || [ "${LINK:-static}/${SYSTEMD:-no}" = dynamic/yes ]; } && sd=yes
+# -static-pie needs libc.a; the compiler answers its bare name without it.
+if [ "${LINK:-static}" = static ] && command -v cc >/dev/null 2>&1; then
+	case $(cc -print-file-name=libc.a 2>/dev/null) in /*) ;; *) need="$need libc6-dev" ;; esac
+fi
 # Without pkg-config the headers cannot be asked for: name their packages.
 if command -v pkg-config >/dev/null 2>&1; then
-	pkg-config --exists libsystemd 2>/dev/null || need="$need libsystemd-dev"
+	[ $sd = yes ] && { pkg-config --exists libsystemd 2>/dev/null || need="$need libsystemd-dev"; }
 	pkg-config --exists libcdb 2>/dev/null || need="$need libcdb-dev"
 	[ "$mode" = check ] && { pkg-config --exists check 2>/dev/null || need="$need check"; }
 else
-	need="$need libsystemd-dev libcdb-dev"
+	need="$need libcdb-dev"
+	[ $sd = yes ] && need="$need libsystemd-dev"
 	[ "$mode" = check ] && need="$need check"
 fi
 [ "$mode" = check ] && { command -v python3 >/dev/null 2>&1 || need="$need python3"; }

@@ -6,9 +6,21 @@
 # right 4xx, no partial or orphan file in tmp/ or new/, and the session
 # going on to store the next message intact.  The matrix itself is
 # tests/fault/faults.py.
+# A static smtpd (the default build) has no dynamic loader to honour
+# LD_PRELOAD, so its faults are injected into the same sources linked to
+# the shared C library: build/dynamic/smtpd, which check.sh builds with
+# `make dynamic`.
 set -u
 SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
 SMTPD=${SMTPD:-$SRCDIR/smtpd}
+if ! readelf -l "$SMTPD" 2>/dev/null | grep -q 'program interpreter'; then
+	echo "t_faults: $SMTPD is linked statically; injecting into $SRCDIR/build/dynamic/smtpd"
+	SMTPD=$SRCDIR/build/dynamic/smtpd
+	if [ ! -x "$SMTPD" ]; then
+		echo "SKIP: no $SMTPD to preload the shim into: run make dynamic"
+		exit 77
+	fi
+fi
 export SMTPD SRCDIR
 
 if ! command -v python3 >/dev/null 2>&1; then
