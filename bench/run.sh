@@ -55,6 +55,10 @@ fi
 
 SMTPD=${SMTPD:-$ROOT/smtpd}
 case $SMTPD in /*) ;; *) SMTPD=$ROOT/$SMTPD ;; esac
+# The same sources linked to the shared C library (make dynamic), for the
+# per-connection figures: what LINK=dynamic would cost.
+SMTPD_DYN=${SMTPD_DYNAMIC:-$ROOT/build/dynamic/smtpd}
+[ -x "$SMTPD_DYN" ] || SMTPD_DYN=
 REPS=${BENCH_REPS:-3}
 NCONN=${BENCH_CONNECTIONS:-300}
 NSPAWN=${BENCH_SPAWNS:-200}
@@ -160,10 +164,6 @@ build floor_smtp floor_smtp.c || exit 1
 # spawn's own, and a static spawn has few of them
 build spawn spawn.c -static || build spawn spawn.c || exit 1
 build client client.c || exit 1
-HWM_SO=
-if build hwm.so hwm.c -shared -fPIC; then
-	HWM_SO=$WORK/bin/hwm.so
-fi
 FLOOR_SD=
 if build floor_greet_sd floor_greet.c -Wl,--no-as-needed -lsystemd; then
 	FLOOR_SD=$WORK/bin/floor_greet_sd
@@ -289,7 +289,14 @@ spool_stash() { # SPOOL: its new/ and tmp/ start empty
 out "smtpd benchmark (make bench), $(date -u '+%Y-%m-%d %H:%M UTC')"
 out "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), $(uname -sr), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)"
 out "disk: $(df -T "$WORK" | awk 'NR == 2 {print $2 " on " $1}') (work dir $WORK)"
-out "smtpd: $SMTPD ($("$SMTPD" --version 2>/dev/null)), linked to: $(ldd "$SMTPD" 2>/dev/null | awk '$1 !~ /vdso/ {print $1}' | xargs -r -n1 basename | tr '\n' ' ')"
+linked() { # BINARY: the shared libraries it loads, or that it loads none
+	if readelf -l "$1" 2>/dev/null | grep -q 'program interpreter'; then
+		echo "linked to: $(ldd "$1" 2>/dev/null | awk '$1 !~ /vdso/ {print $1}' | xargs -r -n1 basename | tr '\n' ' ')"
+	else
+		echo "static (no shared library)"
+	fi
+}
+out "smtpd: $SMTPD ($("$SMTPD" --version 2>/dev/null)), $(linked "$SMTPD")${SMTPD_DYN:+; LINK=dynamic build: $SMTPD_DYN, $(linked "$SMTPD_DYN")}"
 out "floor: $CC -O2 bench/floor_greet.c (dynamically linked, one write); durable floor: bench/floor_durable.c"
 out "peers: exim ${EXIM:+$EXIM_VERSION ($EXIM -bs, throw-away config)}${EXIM_WHY} | smtp-sink ${SINK:-$SINK_WHY}"
 out "exec-to-exit figures (instructions, wall time, RSS, strace) run with the environment tcpserver gives: PATH, PROTO, TCPLOCALIP/PORT/HOST, TCPREMOTEIP/PORT"
@@ -399,6 +406,7 @@ for ((r = 1; r <= REPS; r++)); do
 	V[cg_floor]+=" $(cg floor "$WORK/in/quit" no "$FLOOR")"
 	[ -n "$FLOOR_SD" ] && V[cg_floor_sd]+=" $(cg floor_sd "$WORK/in/quit" no "$FLOOR_SD")"
 	V[cg_smtpd]+=" $(cg smtpd_conn "$WORK/in/quit" no "$SMTPD" "${SMTPD_ARGS[@]}")"
+	[ -n "$SMTPD_DYN" ] && V[cg_dyn]+=" $(cg dyn_conn "$WORK/in/quit" no "$SMTPD_DYN" "${SMTPD_ARGS[@]}")"
 	[ -n "$EXIM" ] && V[cg_exim]+=" $(cg exim_conn "$WORK/in/quit" exim "${EXIMCMD[@]}")"
 	CG_ENV=("${PATH_ENV[@]}")
 	V[cgp_floor]+=" $(cg floor_path "$WORK/in/quit" no "$FLOOR")"
@@ -409,11 +417,12 @@ for ((r = 1; r <= REPS; r++)); do
 done
 grep -q '^221 ' "$WORK/cg/smtpd_conn.stdout" 2>/dev/null || note "smtpd under callgrind did not answer QUIT with 221"
 for ((r = 1; r <= REPS; r++)); do
-	for p in floor floor_sd smtpd exim; do
+	for p in floor floor_sd smtpd dyn exim; do
 		case $p in
 		floor) cmd=("$FLOOR") ;;
 		floor_sd) [ -n "$FLOOR_SD" ] || continue; cmd=("$FLOOR_SD") ;;
 		smtpd) cmd=("$SMTPD" "${SMTPD_ARGS[@]}") ;;
+		dyn) [ -n "$SMTPD_DYN" ] || continue; cmd=("$SMTPD_DYN" "${SMTPD_ARGS[@]}") ;;
 		exim) [ -n "$EXIM" ] || continue; cmd=("${EXIMCMD[@]}") ;;
 		esac
 		l=$("$SPAWN" "${SUP_ENV[@]}" -n "$NSPAWN" -i "$WORK/in/quit" -e "$WORK/log/spawn-$p.log" -- "${cmd[@]}")
@@ -421,8 +430,8 @@ for ((r = 1; r <= REPS; r++)); do
 		V[wmin_$p]+=" $(kv min_us "$l")"
 	done
 done
-for k in cg_floor cg_floor_sd cg_smtpd cg_exim cgp_floor cgp_floor_sd cgp_smtpd cgp_exim wall_floor wall_floor_sd wall_smtpd wall_exim \
-	wmin_floor wmin_floor_sd wmin_smtpd wmin_exim; do
+for k in cg_floor cg_floor_sd cg_smtpd cg_dyn cg_exim cgp_floor cgp_floor_sd cgp_smtpd cgp_exim \
+	wall_floor wall_floor_sd wall_smtpd wall_dyn wall_exim wmin_floor wmin_floor_sd wmin_smtpd wmin_dyn wmin_exim; do
 	M[$k]=$(median ${V[$k]:-})
 done
 
@@ -454,6 +463,12 @@ row "wall time exec to exit, us (pipe)" "$(fmt "${M[wall_smtpd]}")" "$(fmt "${M[
 	"$(ratio "${M[wall_smtpd]}" "${M[wall_floor]}")" "$(fmt "${M[wall_floor_sd]}")" "$(fmt "${M[wall_exim]}")"
 row "  the same, fastest of $NSPAWN (median of those)" "$(fmt "${M[wmin_smtpd]}")" "$(fmt "${M[wmin_floor]}")" \
 	"$(ratio "${M[wmin_smtpd]}" "${M[wmin_floor]}")" "$(fmt "${M[wmin_floor_sd]}")" "$(fmt "${M[wmin_exim]}")"
+if [ -n "$SMTPD_DYN" ]; then
+	row "smtpd built LINK=dynamic: instructions (pipe)" "$(fmt "${M[cg_dyn]}")" "$(fmt "${M[cg_floor]}")" \
+		"$(ratio "${M[cg_dyn]}" "${M[cg_floor]}")" "" ""
+	row "  its wall time exec to exit, us (pipe)" "$(fmt "${M[wall_dyn]}")" "$(fmt "${M[wall_floor]}")" \
+		"$(ratio "${M[wall_dyn]}" "${M[wall_floor]}")" "" ""
+fi
 row "connections/s under tcpserver" "$(fmt "${M[conn_ts_smtpd]}")" "$(fmt "${M[conn_ts_floor]}")" \
 	"${M[conn_ts_ratio]} (time)" "" "$(fmt "${M[conn_ts_exim]}")"
 row "connections/s, systemd-socket-activate --inetd" "$(fmt "${M[conn_ssa_smtpd]}")" "$(fmt "${M[conn_ssa_floor]}")" \
@@ -697,15 +712,11 @@ rm -f "$WORK/in/big.body"
 for ((r = 1; r <= REPS; r++)); do
 	for c in quit 10k big line; do
 		in=$WORK/in/rss.$c; [ "$c" = quit ] && in=$WORK/in/quit
-		l=$("$SPAWN" -R "${SUP_ENV[@]}" -n 1 -i "$in" -o "$WORK/log/rss-$c.out" -e "$WORK/log/rss-$c.err" -- "$SMTPD" "${SMTPD_ARGS[@]}")
+		rm -f "$WORK/log/hwm"
+		l=$("$SPAWN" -R -H "$WORK/log/hwm" "${SUP_ENV[@]}" -n 1 -i "$in" -o "$WORK/log/rss-$c.out" \
+			-e "$WORK/log/rss-$c.err" -- "$SMTPD" "${SMTPD_ARGS[@]}")
 		V[rss_smtpd_$c]+=" $(kv maxrss_kib "$l")"
-		if [ -n "$HWM_SO" ]; then
-			rm -f "$WORK/log/hwm"
-			"$SPAWN" -R "${SUP_ENV[@]}" -E LD_PRELOAD="$HWM_SO" -E BENCH_HWM_FILE="$WORK/log/hwm" \
-				-n 1 -i "$in" -o /dev/null -e /dev/null -- "$SMTPD" "${SMTPD_ARGS[@]}" >/dev/null
-			V[hwm_smtpd_$c]+=" $(awk '/^VmHWM:/ {print $2}' "$WORK/log/hwm" 2>/dev/null)"
-			spool_clear "$SP_SMTPD"
-		fi
+		V[hwm_smtpd_$c]+=" $(awk '/^VmHWM:/ {print $2}' "$WORK/log/hwm" 2>/dev/null)"
 		[ "$c" = quit ] || grep -q '^250 2.0.0' "$WORK/log/rss-$c.out" || FAILS+=" rss_smtpd_$c"
 		spool_clear "$SP_SMTPD"
 		if [ -n "$EXIM" ]; then
@@ -724,9 +735,9 @@ for c in quit 10k big line; do
 	big) label="one ${BIG_MIB} MiB message" ;; line) label="one message with a 1 MiB line" ;; esac
 	row "$label" "$(fmt "${M[rss_smtpd_$c]}")" "$(fmt "${M[rss_exim_$c]}")" "$(fmt "${M[hwm_smtpd_$c]}")" "" ""
 done
-out "  note: ru_maxrss moves in steps of up to 128 KiB (per-CPU RSS counters); VmHWM is read by the"
-out "  program itself as it exits (bench/hwm.c, LD_PRELOAD) and is what the spread target uses when present"
-rk=rss; [ -n "$HWM_SO" ] && [ "${M[hwm_smtpd_10k]}" != "-" ] && rk=hwm
+out "  note: ru_maxrss moves in steps of up to 128 KiB (per-CPU RSS counters); VmHWM is read from /proc"
+out "  at the program's exit (spawn -H, ptrace's exit stop) and is what the spread target uses when present"
+rk=rss; [ "${M[hwm_smtpd_10k]}" != "-" ] && rk=hwm
 M[rss_spread]=$(printf '%s\n' "${M[${rk}_smtpd_10k]}" "${M[${rk}_smtpd_big]}" "${M[${rk}_smtpd_line]}" |
 	awk '/^[0-9.]+$/ {if (n == 0 || $1 < lo) lo = $1; if (n == 0 || $1 > hi) hi = $1; n++} END {if (n == 3) print hi - lo; else print "-"}')
 target "peak RSS spread over 10 KiB, ${BIG_MIB} MiB, 1 MiB line (KiB)" "${M[rss_spread]}" "<= 64" "$(cmp_le "${M[rss_spread]}" 64)"

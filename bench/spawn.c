@@ -4,10 +4,15 @@
  * end of wait4 (so exec to exit, plus one fork) and the largest peak
  * resident set size of the child (ru_maxrss from wait4).
  *
- * Usage: spawn [-R] [-E NAME=VALUE]... [-n RUNS] [-i INPUT] [-o OUTPUT]
- *              [-e ERRORS] -- PROG [ARG...]
+ * Usage: spawn [-R] [-H HWMFILE] [-E NAME=VALUE]... [-n RUNS] [-i INPUT]
+ *              [-o OUTPUT] [-e ERRORS] -- PROG [ARG...]
  * -R: no address space randomisation in the child (personality(2)), so
  * that its peak RSS does not vary with where its mappings fall.
+ * -H: also append the child's "VmHWM: N kB" line to HWMFILE, read from
+ * /proc as it exits (ptrace's exit stop, while its memory is still there).
+ * ru_maxrss moves in steps of up to 128 KiB on kernels with per-CPU RSS
+ * counters, too coarse for a 64 KiB target; VmHWM is the same counter
+ * summed.  From outside, it works for any program, static ones included.
  * With -E, the child's environment is exactly those variables, as a
  * supervisor gives it (the dynamic loader and getenv walk the environment,
  * so its size is part of what a start costs); else spawn's own.
@@ -21,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/personality.h>
+#include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -39,6 +45,7 @@ extern char **environ;
 static const char *input_path;
 static char *env[33];		/* -E, NULL-terminated */
 static int no_aslr;
+static const char *hwm_path;
 static int nenv;
 static long long input_len;
 static char chunk[65536];
@@ -106,6 +113,65 @@ static int cmp_ll(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* Append the VmHWM line of a traced child stopped at its exit. */
+static void record_hwm(pid_t pid)
+{
+	char path[64], buf[4096], *line, *end;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		die(path);
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		die(path);
+	buf[n] = '\0';
+	line = strstr(buf, "VmHWM:");
+	if (line == NULL)
+		return;		/* a kernel thread's, or no memory left */
+	end = strchr(line, '\n');
+	if (end != NULL)
+		end[1] = '\0';
+	fd = open(hwm_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, line, strlen(line)) != (ssize_t)strlen(line))
+		die(hwm_path);
+	close(fd);
+}
+
+/*
+ * Let a traced child run to its end, recording VmHWM at its exit stop and
+ * handing on every signal it would have had.  Its input is fed by another
+ * process, so that a stop never waits on a full pipe.
+ */
+static void trace_to_exit(pid_t pid, int *status, struct rusage *ru)
+{
+	for (;;) {
+		if (wait4(pid, status, __WALL, ru) < 0) {
+			if (errno == EINTR)
+				continue;
+			die("wait4");
+		}
+		if (!WIFSTOPPED(*status))
+			return;
+		int sig = WSTOPSIG(*status);
+		if (*status >> 8 == (SIGTRAP | (PTRACE_EVENT_EXIT << 8))) {
+			record_hwm(pid);
+			sig = 0;
+		} else if (sig == SIGTRAP) {
+			/* the stop after execve: ask for the exit stop */
+			if (ptrace(PTRACE_SETOPTIONS, pid, NULL,
+				   (void *)(long)(PTRACE_O_TRACEEXIT | PTRACE_O_EXITKILL)) < 0)
+				die("ptrace SETOPTIONS");
+			sig = 0;
+		}
+		if (ptrace(PTRACE_CONT, pid, NULL, (void *)(long)sig) < 0)
+			die("ptrace CONT");
+	}
+}
+
 /* One run: returns the child's wait status; *ns and *rss_kib filled. */
 static int run_once(char **argv, const char *out, const char *err,
 		    long long *ns, long *rss_kib)
@@ -137,17 +203,37 @@ static int run_once(char **argv, const char *out, const char *err,
 			environ = env;
 		if (no_aslr && personality(ADDR_NO_RANDOMIZE) < 0)
 			_exit(126);
+		if (hwm_path != NULL && ptrace(PTRACE_TRACEME, 0, NULL, NULL) < 0)
+			_exit(126);
 		execvp(argv[0], argv);
 		_exit(127);
 	}
 	close(p[0]);
-	if (!small) {
-		feed(p[1]);
+	if (!small && hwm_path != NULL) {
+		pid_t feeder = fork();
+		if (feeder < 0)
+			die("fork");
+		if (feeder == 0) {
+			feed(p[1]);
+			_exit(0);
+		}
 		close(p[1]);
+		trace_to_exit(pid, &status, &ru);
+		while (waitpid(feeder, NULL, 0) < 0)
+			if (errno != EINTR)
+				die("waitpid");
+	} else {
+		if (!small) {
+			feed(p[1]);
+			close(p[1]);
+		}
+		if (hwm_path != NULL)
+			trace_to_exit(pid, &status, &ru);
+		else
+			while (wait4(pid, &status, 0, &ru) < 0)
+				if (errno != EINTR)
+					die("wait4");
 	}
-	while (wait4(pid, &status, 0, &ru) < 0)
-		if (errno != EINTR)
-			die("wait4");
 	*ns = now_ns() - t0;
 	*rss_kib = ru.ru_maxrss;
 	return status;
@@ -160,10 +246,13 @@ int main(int argc, char **argv)
 	long long *times;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "+RE:n:i:o:e:")) != -1) {
+	while ((opt = getopt(argc, argv, "+RH:E:n:i:o:e:")) != -1) {
 		switch (opt) {
 		case 'R':
 			no_aslr = 1;
+			break;
+		case 'H':
+			hwm_path = optarg;
 			break;
 		case 'E':
 			if (nenv == 32 || strchr(optarg, '=') == NULL) {
@@ -189,7 +278,7 @@ int main(int argc, char **argv)
 			err = optarg;
 			break;
 		default:
-			fputs("usage: spawn [-R] [-E NAME=VALUE]... [-n RUNS] [-i INPUT] [-o OUTPUT] [-e ERRORS] -- PROG [ARG...]\n", stderr);
+			fputs("usage: spawn [-R] [-H HWMFILE] [-E NAME=VALUE]... [-n RUNS] [-i INPUT] [-o OUTPUT] [-e ERRORS] -- PROG [ARG...]\n", stderr);
 			return 2;
 		}
 	}
