@@ -11,9 +11,9 @@ CFLAGS ?= -O2 -g
 # connection costs.  Linked as a static PIE it starts in about 47,000
 # instructions and 36 page faults; linked to the shared C library, about
 # 135,000 and 58 (the dynamic loader's work: mapping libc, relocating,
-# binding symbols), 0.5 to 0.8 ms more per connection here.  The price: a
-# C library security update reaches smtpd only when it is rebuilt.
-# Packagers who want the shared library: make LINK=dynamic.
+# binding symbols), 0.25 to 0.6 ms more per connection on the bench VM.
+# The price: a C library security update reaches smtpd only when it is
+# rebuilt.  Packagers who want the shared library: make LINK=dynamic.
 LINK ?= static
 # libsystemd (SYSTEMD=yes) is loaded with dlopen(), which a static binary
 # cannot do soundly, so it is for LINK=dynamic only; a static smtpd reads
