@@ -970,6 +970,12 @@ static const char *make_cdb(const char *name, const char *const *kv, size_t n,
 	return path;
 }
 
+/* Long arguments for hand-made records: 256 and 321 bytes, one past
+ * USERS_NAME_MAX and ADDRESS_MAX. */
+#define X64 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+#define X256 X64 X64 X64 X64
+#define X321 X256 X64 "x"
+
 START_TEST(cdb_foreign_and_damaged)
 {
 	static const char *const other[] = {"\0smtpd-users-format", "2"};
@@ -978,27 +984,99 @@ START_TEST(cdb_foreign_and_damaged)
 	static const size_t foreign_len[] = {17, 1};
 	/* Records follow the 2048-byte table of contents, 8 bytes of
 	 * lengths, the key, the value: "agood..." is at 2048 + 28 = 2076
-	 * (0x81c), which the lists name, little-endian. */
+	 * (0x81c), which the lists name, little-endian.  From record 13 on,
+	 * each breaks one rule of users_cdb_value, check_cdb_record,
+	 * users_cdb_at or list_fits that no record before it breaks, and is
+	 * made so that code without that rule would take it (the comments
+	 * say how); the positions in the lists are worked out the same way. */
 	static const char *const damaged[] = {
-		"\0smtpd-users-format", "1",
-		"agood@example.org", "A",
-		"abad@example.org", "X",
-		"aloop@example.org", "Gloop@example.org",	/* no NUL: bad */
-		"ag@example.org", "Gg@example.org\0junk",
-		"aBig@example.org", "A",
-		"lgood", "\x1c\x08\0\0",
-		"lnone", "\x02\x08\0\0",			/* not a record */
-		"zwhat", "",
-		"lwrong", "\x1c\x08\0\0",			/* not wrong@ */
-		"nodd", "\x1c\x08\0",
-		"aevil@example.org", "AEvil\r\n250 x\0",	/* a reply line in VRFY */
+		"\0smtpd-users-format", "1",			/* 1 */
+		"agood@example.org", "A",			/* 2: at 0x81c */
+		"abad@example.org", "X",			/* 3: at 0x836 */
+		"aloop@example.org", "Gloop@example.org",	/* 4: no NUL: bad */
+		"ag@example.org", "Gg@example.org\0junk",	/* 5: at 0x879 */
+		"aBig@example.org", "A",			/* 6 */
+		"lgood", "\x1c\x08\0\0",			/* 7: at 0x8bc */
+		"lnone", "\x02\x08\0\0",			/* 8: not a record */
+		"zwhat", "",					/* 9 */
+		"lwrong", "\x1c\x08\0\0",			/* 10: not wrong@ */
+		"nodd", "\x1c\x08\0",				/* 11 */
+		"aevil@example.org", "AEvil\r\n250 x\0",	/* 12: a reply line in VRFY */
+		/* 13: no value at all; what follows it is the next record's
+		 * key length, 65, an 'A'. */
+		"aempty@example.org", "",
+		"anonamexxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx@example.org",
+		"A\0",						/* 14: an empty name */
+		"atwo@example.org", "ANames\0Two\0",		/* 15: two names */
+		"along@example.org", "A" X256 "\0",		/* 16: a name of 256 bytes */
+		"afwd0@example.org", "F",			/* 17: forward to nobody */
+		"amv2@example.org", "Ma@example.net\0b@example.net\0",	/* 18: moved to two */
+		"afwdlong@example.org", "F" X321 "\0",		/* 19: a target of 321 */
+		"agnone@example.org", "G",			/* 20: no members */
+		"aglong@example.org", "Gm@example.org\0" X321 "\0",	/* 21: a member of 321 */
+		"a", "A",					/* 22: at 0xe09, no address */
+		"n", "\x1c\x08\0\0",				/* 23: no word */
+		"a@Other.example", "A",				/* 24: catch-all in capitals */
+		"a@catch.example", "Gm@example.org\0",		/* 25: catch-all group */
+		"a@named.example", "ANamed\0",			/* 26: catch-all with a name */
+		"anul\0x@example.org", "A",			/* 27: at 0xe7c, NUL in key */
+		"aann@example.org", "AAnn Jones\0",		/* 28: at 0xe97, fine */
+		"zgood@example.org", "A",			/* 29: at 0xeba, not 'a' */
+		/* 30 to 32: record headers in their values, at 0xee1, 0xefc
+		 * and 0xf11: a value length past the data (which wraps round
+		 * added to the key's, and an 'a' record follows), one that runs
+		 * past the end of the file, a key longer than a key can be. */
+		"zhdr1", "\x05\0\0\0\xfc\xff\xff\xff" "agoodA",
+		"zhdr2", "\x05\0\0\0\0\x08\0\0",
+		"zhdr3", "\x90\x01\0\0\0\0\0\0" "a",
+		"lvoid", "",					/* 33: an empty list */
+		"njones", "\x97\x0e\0\0\x97\x0e\0\0",		/* 34: ann twice */
+		"lgoo", "\x1c\x08\0\0",				/* 35: good, not goo */
+		"lgold", "\x1c\x08\0\0",			/* 36: good, not gold */
+		"nsmith", "\x97\x0e\0\0",			/* 37: Ann Jones */
+		"ngood", "\x1c\x08\0\0",			/* 38: good has no name */
+		"ng@example.org", "\x79\x08\0\0",		/* 39: g is a group */
+		"lbadval", "\x36\x08\0\0",			/* 40: bad@'s bad value */
+		"lnotrec", "\xba\x0e\0\0",			/* 41: a 'z' record */
+		"lshortkey", "\x09\x0e\0\0",			/* 42: key "a" */
+		"lnulkey", "\x7c\x0e\0\0",			/* 43: the NUL in the key */
+		"lhugeval", "\xe1\x0e\0\0",			/* 44: zhdr1's header */
+		"lpastend", "\xfc\x0e\0\0",			/* 45: zhdr2's header */
+		"lhugekey", "\x11\x0f\0\0",			/* 46: zhdr3's header */
+		"lfar", "\0\0\0\x7f",				/* 47: past the file */
 	};
 	static const size_t damaged_len[] = {19, 1, 17, 1, 16, 1, 17, 17, 14, 20,
-					     16, 1, 5, 4, 5, 4, 5, 0, 6, 4, 4, 3, 17, 13};
+					     16, 1, 5, 4, 5, 4, 5, 0, 6, 4, 4, 3, 17, 13,
+					     18, 0, 65, 2, 16, 11, 17, 1 + 256 + 1, 17, 1,
+					     16, 29, 20, 1 + 321 + 1, 18, 1, 18, 15 + 321 + 1,
+					     1, 1, 1, 4, 15, 1, 15, 15, 15, 7, 18, 1, 16, 11,
+					     17, 1, 5, 14, 5, 8, 5, 9,
+					     5, 0, 6, 8, 4, 4, 5, 4, 6, 4, 5, 4, 14, 4,
+					     7, 4, 7, 4, 9, 4, 7, 4, 8, 4, 8, 4, 8, 4, 4, 4};
+	/* What a connection gets for these entries and VRFY queries: 451. */
+	static const char *const unreadable[] = {
+		"bad@example.org", "loop@example.org", "evil@example.org",
+		"empty@example.org",
+		"nonamexxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx@example.org",
+		"two@example.org", "long@example.org", "fwd0@example.org",
+		"mv2@example.org", "fwdlong@example.org", "gnone@example.org",
+		"glong@example.org",
+	};
+	static const char *const unsearchable[] = {
+		"none", "odd", "badval", "notrec", "shortkey", "nulkey", "hugeval",
+		"pastend", "hugekey", "far",
+	};
+	static const char *const whole[] = {
+		"\0smtpd-users-format", "1", "agood@example.org", "A",
+		"afred@example.org", "AFred\0",
+	};
+	static const size_t whole_len[] = {19, 1, 17, 1, 17, 6};
 	struct users_entry e;
 	struct users *u;
-	int errors, rc;
+	int errors, rc, fd;
 
+	ck_assert_uint_eq(sizeof damaged / sizeof damaged[0],
+			  sizeof damaged_len / sizeof damaged_len[0]);
 	dir_make();
 	/* Another format version: refused, with the way out. */
 	const char *path = make_cdb("v2.cdb", other, 2, other_len);
@@ -1010,17 +1088,22 @@ START_TEST(cdb_foreign_and_damaged)
 	ck_assert_str_eq(open_error(path), "T/foreign.cdb: not a valid compiled table "
 			 "(damaged or cut short): compile it again");
 	/* Damaged records: USERS_ERROR for the session (a 451), and every
-	 * one of them in users_check. */
-	path = make_cdb("damaged.cdb", damaged, 24, damaged_len);
+	 * one of them in users_check.  (Lists that name the wrong entries,
+	 * and catch-alls that are not plain accepts, are still read: only
+	 * users_check finds them.) */
+	path = make_cdb("damaged.cdb", damaged, sizeof damaged / sizeof damaged[0], damaged_len);
 	u = open_ok(path);
 	ck_assert_int_eq(users_lookup(u, "good@example.org", NULL, &e), USERS_ACCEPT);
-	ck_assert_int_eq(users_lookup(u, "bad@example.org", NULL, &e), USERS_ERROR);
-	ck_assert_int_eq(users_lookup(u, "loop@example.org", NULL, &e), USERS_ERROR);
-	ck_assert_int_eq(users_lookup(u, "evil@example.org", NULL, &e), USERS_ERROR);
+	for (size_t i = 0; i < sizeof unreadable / sizeof unreadable[0]; i++)
+		ck_assert_msg(users_lookup(u, unreadable[i], NULL, &e) == USERS_ERROR,
+			      "%s: not USERS_ERROR", unreadable[i]);
+	ck_assert_int_eq(users_lookup(u, "ann@example.org", NULL, &e), USERS_ACCEPT);
 	ck_assert_int_eq(users_lookup(u, "g@example.org", NULL, &e), USERS_GROUP);
 	ck_assert_int_eq(users_expand(u, &e, collect, &(struct text){0}), -2);
-	search(u, "none", 10, &rc);
-	ck_assert_int_eq(rc, -1);
+	for (size_t i = 0; i < sizeof unsearchable / sizeof unsearchable[0]; i++) {
+		search(u, unsearchable[i], 10, &rc);
+		ck_assert_msg(rc == -1, "VRFY %s: %d, not -1", unsearchable[i], rc);
+	}
 	ck_assert_str_eq(search(u, "good", 10, &rc), "1:good@example.org::");
 	ck_assert_int_eq(rc, 1);
 	users_free(u);
@@ -1033,8 +1116,55 @@ START_TEST(cdb_foreign_and_damaged)
 		"T/damaged.cdb: record 9: unknown key \"zwhat\"\n"
 		"T/damaged.cdb: record 10: list \"lwrong\" holds \"good@example.org\", which does not fit\n"
 		"T/damaged.cdb: record 11: bad list\n"
-		"T/damaged.cdb: record 12: bad value for \"evil@example.org\"\n");
-	ck_assert_int_eq(errors, 9);
+		"T/damaged.cdb: record 12: bad value for \"evil@example.org\"\n"
+		"T/damaged.cdb: record 13: bad value for \"empty@example.org\"\n"
+		"T/damaged.cdb: record 14: bad value for "
+		"\"nonamexxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx@example.org\"\n"
+		"T/damaged.cdb: record 15: bad value for \"two@example.org\"\n"
+		"T/damaged.cdb: record 16: bad value for \"long@example.org\"\n"
+		"T/damaged.cdb: record 17: bad value for \"fwd0@example.org\"\n"
+		"T/damaged.cdb: record 18: bad value for \"mv2@example.org\"\n"
+		"T/damaged.cdb: record 19: bad value for \"fwdlong@example.org\"\n"
+		"T/damaged.cdb: record 20: bad value for \"gnone@example.org\"\n"
+		"T/damaged.cdb: record 21: bad value for \"glong@example.org\"\n"
+		"T/damaged.cdb: record 22: unknown key \"a\"\n"
+		"T/damaged.cdb: record 23: unknown key \"n\"\n"
+		"T/damaged.cdb: record 24: key \"@Other.example\" is not a canonical address\n"
+		"T/damaged.cdb: record 25: catch-all \"@catch.example\" is not a plain accept\n"
+		"T/damaged.cdb: record 26: catch-all \"@named.example\" is not a plain accept\n"
+		"T/damaged.cdb: record 27: key \"nul\\x00x@example.org\" is not a canonical address\n"
+		"T/damaged.cdb: record 29: unknown key \"zgood@example.org\"\n"
+		"T/damaged.cdb: record 30: unknown key \"zhdr1\"\n"
+		"T/damaged.cdb: record 31: unknown key \"zhdr2\"\n"
+		"T/damaged.cdb: record 32: unknown key \"zhdr3\"\n"
+		"T/damaged.cdb: record 33: bad list\n"
+		"T/damaged.cdb: record 34: list \"njones\" has a bad position 3735\n"
+		"T/damaged.cdb: record 35: list \"lgoo\" holds \"good@example.org\", which does not fit\n"
+		"T/damaged.cdb: record 36: list \"lgold\" holds \"good@example.org\", which does not fit\n"
+		"T/damaged.cdb: record 37: list \"nsmith\" holds \"ann@example.org\", which does not fit\n"
+		"T/damaged.cdb: record 38: list \"ngood\" holds \"good@example.org\", which does not fit\n"
+		"T/damaged.cdb: record 39: list \"ng@example.org\" holds \"g@example.org\", which does not fit\n"
+		"T/damaged.cdb: record 40: list \"lbadval\" has a bad position 2102\n"
+		"T/damaged.cdb: record 41: list \"lnotrec\" has a bad position 3770\n"
+		"T/damaged.cdb: record 42: list \"lshortkey\" has a bad position 3593\n"
+		"T/damaged.cdb: record 43: list \"lnulkey\" has a bad position 3708\n"
+		"T/damaged.cdb: record 44: list \"lhugeval\" has a bad position 3809\n"
+		"T/damaged.cdb: record 45: list \"lpastend\" has a bad position 3836\n"
+		"T/damaged.cdb: record 46: list \"lhugekey\" has a bad position 3857\n"
+		"T/damaged.cdb: record 47: list \"lfar\" has a bad position 2130706432\n");
+	ck_assert_int_eq(errors, 43);
+	/* A record whose value length runs past the data (its table of
+	 * contents intact): the walk stops there, and a lookup gets 451. */
+	path = make_cdb("cut.cdb", whole, 6, whole_len);
+	fd = open(path, O_WRONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pwrite(fd, "\xff\xff\xff\x0f", 4, 2076 + 4), 4);
+	ck_assert_int_eq(close(fd), 0);
+	u = open_ok(path);
+	ck_assert_int_eq(users_lookup(u, "good@example.org", NULL, &e), USERS_ERROR);
+	users_free(u);
+	assert_text(check_report(path, &errors), "T/cut.cdb: damaged cdb after record 1\n");
+	ck_assert_int_eq(errors, 1);
 	dir_remove();
 }
 END_TEST

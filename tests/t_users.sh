@@ -387,6 +387,87 @@ smtpd: $T/mini/errs: 10 errors
 EOF
 same "--check-users, every error" "$T/errs.want" "$T/errs.err"
 
+# Keys whose local part stays quoted in canonical form (a leading or a
+# trailing dot, a backslash): VRFY shows them quoted, however asked for;
+# RCPT takes them; the cdb holds them so that --check-users finds it clean.
+mini quoted '".a"@example.org accept Dot First
+"b."@example.org accept
+"a\\b"@example.org accept Back Slash
+'
+replies quoted \
+	"250 2.1.5 Dot First <\".a\"@example.org>" \
+	"250 2.1.5 Dot First <\".a\"@example.org>" \
+	"250 2.1.5 <\"b.\"@example.org>" \
+	"250 2.1.5 <\"b.\"@example.org>" \
+	"250 2.1.5 Back Slash <\"a\\\\b\"@example.org>" \
+	"250 2.1.5 Back Slash <\"a\\\\b\"@example.org>" \
+	"250 2.1.0 OK" "250 2.1.5 OK" "250 2.1.5 OK" "250 2.1.5 OK" \
+	"550 5.1.1 No such user here" -- \
+	"VRFY \".a\"@example.org" "VRFY <\".A\"@Example.ORG>" "VRFY \"b.\"@example.org" "VRFY \"b.\"" \
+	"VRFY \"a\\\\b\"@example.org" "VRFY \"A\\\\B\"" "MAIL FROM:<>" \
+	"RCPT TO:<\".a\"@example.org>" "RCPT TO:<\"B.\"@example.org>" \
+	"RCPT TO:<\"a\\\\b\"@example.org>" "RCPT TO:<\"a\\b\"@example.org>"
+"$SMTPD" --check-users "$T/mini/quoted.cdb" >"$T/quoted.out" 2>"$T/quoted.err"
+status "--check-users on quoted keys" 0 $?
+printf 'smtpd: %s: no errors\n' "$T/mini/quoted.cdb" >"$T/quoted.want"
+same "--check-users on quoted keys, stdout" "$T/quoted.want" "$T/quoted.out"
+same "--check-users on quoted keys, stderr" "$T/empty" "$T/quoted.err"
+
+# The name index is case-folded: "Smith" and "smith" are one word.
+mini names 'ann@example.org accept Ann Smith
+bob@example.org accept Bob smith
+'
+replies names "553-5.1.4 User ambiguous; possibilities are" \
+	"553-5.1.4 Ann Smith <ann@example.org>" "553 5.1.4 Bob smith <bob@example.org>" \
+	"553-5.1.4 User ambiguous; possibilities are" \
+	"553-5.1.4 Ann Smith <ann@example.org>" "553 5.1.4 Bob smith <bob@example.org>" -- \
+	"VRFY smith" "VRFY SMITH"
+
+# A member that forwards back to its group: the group is not one of its
+# own members (nor spooled to).
+mini back 'g@example.org group a@example.org f@example.org b@example.org
+f@example.org forward g@example.org
+a@example.org accept A
+'
+replies back "250-2.1.5 A <a@example.org>" "250 2.1.5 <b@example.org>" -- "EXPN g"
+
+# Sizes at their bounds: a local part of 64 bytes, a name of 255; a VRFY
+# with more candidates than it lists (10) says how many more, with and
+# without a local part among them.
+long=$(printf 'l%.0s' $(seq 64))
+name=$(printf 'Word%03d ' $(seq 32))
+name=${name% }
+{
+	echo "$long@example.org accept Long Local"
+	echo "n@example.org accept $name"
+	echo "same@example.org accept Other"
+	for i in $(seq 12); do echo "m$i@example.org accept Many Same"; done
+} >"$T/edges.txt"
+mini edges "$(cat "$T/edges.txt")
+"
+many=()
+for i in $(seq 10); do many+=("553-5.1.4 Many Same <m$i@example.org>"); done
+replies edges "250 2.1.5 Long Local <$long@example.org>" \
+	"250 2.1.5 Long Local <$long@example.org>" "250 2.1.5 $name <n@example.org>" \
+	"250 2.1.0 OK" "250 2.1.5 OK" \
+	"553-5.1.4 User ambiguous; possibilities are" "${many[@]}" "553 5.1.4 and 2 more" \
+	"553-5.1.4 User ambiguous; possibilities are" "553-5.1.4 Other <same@example.org>" \
+	"${many[@]:0:9}" "553 5.1.4 and 3 more" -- \
+	"VRFY $long@example.org" "VRFY $long" "VRFY n" "MAIL FROM:<>" "RCPT TO:<$long@example.org>" \
+	"VRFY many" "VRFY same"
+
+# A full name is shown as the table has it, words one space apart, with
+# no quoting of its own: only the address between <> is quoted where it
+# must be.  Blanks before the name, tabs among them, are not part of it.
+mini shown "$(printf '%s\n' 'q@example.org accept Smith,   John "Jack  Q" (jr.)' \
+	'"john smith"@example.org accept John Smith' \
+	't@example.org accept	 	Tab	Name')
+"
+replies shown "250 2.1.5 Smith, John \"Jack Q\" (jr.) <q@example.org>" \
+	"250 2.1.5 John Smith <\"john smith\"@example.org>" \
+	"250 2.1.5 Tab Name <t@example.org>" "250 2.1.5 Tab Name <t@example.org>" -- \
+	"VRFY q" "VRFY John Smith" "VRFY t" "VRFY tab name"
+
 # ---- --check-users ----
 
 for form in users users.cdb; do
@@ -505,6 +586,50 @@ printf 'smtpd: %s: already a compiled table\n' "$T/tab/users.cdb" >"$T/ccdb.want
 same "--compile-users of a cdb, stderr" "$T/ccdb.want" "$T/ccdb.err"
 [ -e "$T/tab/users.cdb.cdb" ] && fail "--compile-users of a cdb wrote users.cdb.cdb"
 
+# Under umask 077 the cdb is still as readable as the text it comes from:
+# it gets the text's read and write bits (execute bits are not a table's).
+mkdir -p "$T/modes"
+for m in 644:644 664:664 751:640 600:600; do
+	cp "$T/good.users" "$T/modes/users"
+	chmod "${m%:*}" "$T/modes/users"
+	(umask 077 && "$SMTPD" --compile-users "$T/modes/users" >/dev/null 2>&1)
+	status "--compile-users of a mode ${m%:*} table under umask 077" 0 $?
+	checks=$((checks + 1))
+	got=$(stat -c %a "$T/modes/users.cdb")
+	[ "$got" = "${m#*:}" ] || fail "--compile-users under umask 077: table ${m%:*}, cdb $got, not ${m#*:}"
+	rm -f "$T/modes/users.cdb"
+done
+
+# Durably: the temporary file is made with O_EXCL and fsynced, renamed
+# over the cdb, then the directory is fsynced, in that order.
+if command -v strace >/dev/null; then
+	strace -f -o "$T/strace.out" -e trace=openat,fsync,fdatasync,rename,renameat,renameat2 \
+		"$SMTPD" --compile-users "$T/tab/users" >/dev/null 2>&1
+	status "--compile-users under strace" 0 $?
+	# The calls that touch the temporary file, the cdb or the directory.
+	awk -v dir="$T/tab" '
+		{ sub(/^[0-9]+ +/, "") }
+		/^openat\(/ && index($0, "\"" dir "/.users.cdb.tmp") {
+			fd[$NF] = "tmp"
+			print "open tmp" (/O_CREAT/ ? " O_CREAT" : "") (/O_EXCL/ ? " O_EXCL" : "")
+			next
+		}
+		/^openat\(/ && index($0, "\"" dir "\",") && /O_DIRECTORY/ { fd[$NF] = "dir"; print "open dir"; next }
+		/^(fsync|fdatasync)\(/ {
+			n = $0; sub(/^[a-z]+\(/, "", n); sub(/\).*/, "", n)
+			if (n in fd) print "fsync " fd[n] ($NF == 0 ? "" : " failed")
+			next
+		}
+		/^rename/ && index($0, "/.users.cdb.tmp") && index($0, "\"" dir "/users.cdb\"") {
+			print "rename" ($NF == 0 ? "" : " failed")
+		}
+	' "$T/strace.out" >"$T/strace.got"
+	printf '%s\n' "open tmp O_CREAT O_EXCL" "fsync tmp" "rename" "open dir" "fsync dir" >"$T/strace.want"
+	same "--compile-users: open, fsync, rename, fsync of the directory" "$T/strace.want" "$T/strace.got"
+else
+	echo "skip: --compile-users under strace (no strace)"
+fi
+
 # ---- an edited table takes effect at the next connection ----
 
 crlf "$T/edit.in" "EHLO c" "MAIL FROM:<>" "RCPT TO:<newbie@example.org>" "QUIT"
@@ -552,6 +677,78 @@ for d in + - = _ '#' '~' % '&' '!'; do
 	grep -q "^250 OK$(printf '\r')\$" <(sed -n 3p "$T/opt.out") ||
 		fail "--recipient-delimiter '$d': $(cat -A "$T/opt.out")"
 done
+
+# ---- the address-space limit makes room for the table ----
+
+# as_limit OPTIONS...: the address-space limit smtpd has set ("Max address
+# space" in /proc/PID/limits) once it has answered an EHLO, or "unlimited".
+as_limit() {
+	local pid i
+	rm -f "$T/as.fifo"
+	mkfifo "$T/as.fifo"
+	"$SMTPD" --spool "$T/spool" --hostname mx.test --domain example.org "$@" \
+		<"$T/as.fifo" >"$T/as.out" 2>/dev/null &
+	pid=$!
+	exec 4>"$T/as.fifo"
+	printf 'EHLO c\r\n' >&4
+	for i in $(seq 100); do
+		grep -q '^250 ' "$T/as.out" && break
+		sleep 0.1
+	done
+	awk '/^Max address space/ { print $4 }' "/proc/$pid/limits"
+	exec 4>&-
+	wait $pid
+}
+
+mkdir -p "$T/big"
+base=$(as_limit)
+if [ ! -r /proc/self/limits ] || [ "$base" = unlimited ] || [ -z "$base" ]; then
+	echo "skip: the address-space limit (${base:-no /proc/PID/limits}: none set by this build)"
+else
+	# Several MB of text and its cdb: the limit grows by at least the
+	# size of each (the text form also holds its index).
+	awk 'BEGIN { for (i = 0; i < 100000; i++) printf "user%d@example.org accept Person Number %d\n", i, i }' \
+		>"$T/big/users"
+	"$SMTPD" --compile-users "$T/big/users" >/dev/null 2>&1 || fail "the big table does not compile"
+	for form in users users.cdb; do
+		size=$(stat -c %s "$T/big/$form")
+		got=$(as_limit --users "$T/big/$form")
+		checks=$((checks + 1))
+		[ "$got" -ge $((base + size)) ] 2>/dev/null ||
+			fail "address-space limit with a $size-byte $form: $got, without a table $base"
+	done
+	crlf "$T/big.in" "EHLO c" "MAIL FROM:<>" "RCPT TO:<user99999@example.org>" "QUIT"
+	converse big --users "$T/big/users"
+	checks=$((checks + 1))
+	grep -qx $'250 2.1.5 OK\r' "$T/big.out" || fail "a several-MB table: $(tr -d '\r' <"$T/big.out" | tail -2 | head -1)"
+	# A table larger than the 256 MiB smtpd allows itself (comment lines
+	# of 4,000 bytes, read at the speed of memcpy) still works: a group
+	# expanded after the limit is set, which allocates, is taken whole.
+	# It needs 274 MB of disk for a moment: skipped, visibly, without 1 GiB.
+	free_kib=$(df -Pk "$T" | awk 'NR == 2 { print $4 }')
+	if [ "${free_kib:-0}" -lt 1048576 ]; then
+		echo "skip: a table over 256 MiB (${free_kib:-?} KiB free in $T, 1 GiB wanted)"
+	else
+	{
+		printf 'big@example.org group'
+		for i in $(seq 150); do printf ' member%d@example.net' "$i"; done
+		printf '\n'
+		yes "#$(printf '%4000s' '')" | head -n 70000
+		printf 'last@example.org accept\n'
+	} >"$T/big/huge"
+	crlf "$T/vast.in" "EHLO c" "MAIL FROM:<>" "RCPT TO:<big@example.org>" "RCPT TO:<last@example.org>" \
+		"DATA" "m" "." "QUIT"
+	converse vast --users "$T/big/huge" --max-recipients 1000
+	status "a $(($(stat -c %s "$T/big/huge") >> 20)) MiB table" 0 $rc
+	tr -d '\r' <"$T/vast.out" | sed -e '1,/^250 HELP$/d' >"$T/vast.got"
+	printf '%s\n' "250 2.1.0 OK" "250 2.1.5 OK" "250 2.1.5 OK" "354 Start mail input; end with <CRLF>.<CRLF>" \
+		"250 2.0.0 OK: queued as ID" "221 2.0.0 mx.test Service closing transmission channel" >"$T/vast.want"
+	same "a table over 256 MiB" "$T/vast.want" "$T/vast.got"
+	checks=$((checks + 1))
+	[ "$(spooled | grep -c '^X-Original-To: ')" = 151 ] || fail "a table over 256 MiB: not 151 recipients spooled"
+	rm -f "$T/big/huge"
+	fi
+fi
 
 # ---- make users.cdb, in a copy of the tree ----
 
