@@ -101,7 +101,14 @@ int users_rec_get(const struct users *u, const char *key, size_t n,
 	if (rc <= 0)
 		return rc;
 	r->key = key;
-	return users_cdb_value(v, vn, r) ? 1 : -1;
+	if (!users_cdb_value(v, vn, r))
+		return -1;
+	/* A catch-all is a plain accept in the text form; one that is not
+	 * (a group, a name) would take a whole domain's mail somewhere the
+	 * operator never wrote: damaged, as users_check says. */
+	if (key[0] == '@' && (r->kind != USERS_ACCEPT || r->args < r->end))
+		return -1;
+	return 1;
 }
 
 static void copy_str(char *dst, size_t size, const char *src)

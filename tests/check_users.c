@@ -1088,15 +1088,19 @@ START_TEST(cdb_foreign_and_damaged)
 	ck_assert_str_eq(open_error(path), "T/foreign.cdb: not a valid compiled table "
 			 "(damaged or cut short): compile it again");
 	/* Damaged records: USERS_ERROR for the session (a 451), and every
-	 * one of them in users_check.  (Lists that name the wrong entries,
-	 * and catch-alls that are not plain accepts, are still read: only
-	 * users_check finds them.) */
+	 * one of them in users_check.  (Lists that name the wrong entries
+	 * are still read: only users_check finds them.  A catch-all key in
+	 * capitals is never looked up.) */
 	path = make_cdb("damaged.cdb", damaged, sizeof damaged / sizeof damaged[0], damaged_len);
 	u = open_ok(path);
 	ck_assert_int_eq(users_lookup(u, "good@example.org", NULL, &e), USERS_ACCEPT);
 	for (size_t i = 0; i < sizeof unreadable / sizeof unreadable[0]; i++)
 		ck_assert_msg(users_lookup(u, unreadable[i], NULL, &e) == USERS_ERROR,
 			      "%s: not USERS_ERROR", unreadable[i]);
+	/* A catch-all that is not a plain accept would take the domain's
+	 * mail for a group, or show a name: damaged. */
+	ck_assert_int_eq(users_lookup(u, "anyone@catch.example", NULL, &e), USERS_ERROR);
+	ck_assert_int_eq(users_lookup(u, "anyone@named.example", NULL, &e), USERS_ERROR);
 	ck_assert_int_eq(users_lookup(u, "ann@example.org", NULL, &e), USERS_ACCEPT);
 	ck_assert_int_eq(users_lookup(u, "g@example.org", NULL, &e), USERS_GROUP);
 	ck_assert_int_eq(users_expand(u, &e, collect, &(struct text){0}), -2);
