@@ -410,8 +410,18 @@ check "journal: the shipped unit logs through stderr at info" \
 	jline "smtpd 6 3 accepted id=$(field v4 3) "
 check "journal: fd-3 unit logs through stderr at info" \
 	jline "smtpd-fd3 6 3 accepted id=$(field fd3 3) "
+# journald names a datagram's unit from the sender's /proc entry, which a
+# smtpd that has already exited no longer has (the static build exits
+# within microseconds of its last line): the unit may then be "-".  The
+# message id is this session's alone, and facility 2 is syslog(3)'s.
+jsyslog() {
+	grep -qE -- "^(smtpd-nostderr|-) 6 2 accepted id=$1 " "$W/journal.txt" && return 0
+	echo "journal lines naming $1:"
+	grep -F -- "$1" "$W/journal.txt"
+	return 1
+}
 check "journal: unit without StandardError= logs through syslog, facility mail" \
-	jline "smtpd-nostderr 6 2 accepted id=$(field nostderr 3) "
+	jsyslog "$(field nostderr 3)"
 if [ "$VARIANT" = asan ]; then
 	check "journal: no sanitizer report" \
 		sh -c '! grep "Sanitizer\|runtime error" | head -5 | grep .' < <(J)
