@@ -1,9 +1,10 @@
 # smtpd: one SMTP conversation on stdin/stdout, spooled into a Maildir.
-#   make          build ./smtpd
+#   make          build ./smtpd (a static PIE; make LINK=dynamic: see below)
 #   make run      smtpd on this terminal, spooling into ./spool
 #   make check    build and run every test (unit, integration, sanitizers)
+#   make bench    the benchmark (bench/README.md)
+#   make dynamic  the same sources linked dynamically, build/dynamic/smtpd
 #   make install  PREFIX, DESTDIR, SBINDIR, MANDIR, UNITDIR, ...
-#   make LINK=dynamic   link the C library as a shared one (see below)
 
 CC ?= cc
 CFLAGS ?= -O2 -g
