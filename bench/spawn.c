@@ -178,7 +178,7 @@ static int run_once(char **argv, const char *out, const char *err,
 {
 	struct rusage ru;
 	int p[2], status;
-	pid_t pid;
+	pid_t pid, feeder = -1;
 	long long t0;
 	int small = input_len <= 32768;	/* fits in a pipe's buffer */
 
@@ -209,31 +209,26 @@ static int run_once(char **argv, const char *out, const char *err,
 		_exit(127);
 	}
 	close(p[0]);
-	if (!small && hwm_path != NULL) {
-		pid_t feeder = fork();
-		if (feeder < 0)
+	if (!small) {
+		/* A traced child may stop while the pipe is full: then another
+		 * process feeds it. */
+		if (hwm_path != NULL && (feeder = fork()) < 0)
 			die("fork");
-		if (feeder == 0) {
+		if (feeder <= 0)
 			feed(p[1]);
+		if (feeder == 0)
 			_exit(0);
-		}
 		close(p[1]);
-		trace_to_exit(pid, &status, &ru);
-		while (waitpid(feeder, NULL, 0) < 0)
-			if (errno != EINTR)
-				die("waitpid");
-	} else {
-		if (!small) {
-			feed(p[1]);
-			close(p[1]);
-		}
-		if (hwm_path != NULL)
-			trace_to_exit(pid, &status, &ru);
-		else
-			while (wait4(pid, &status, 0, &ru) < 0)
-				if (errno != EINTR)
-					die("wait4");
 	}
+	if (hwm_path != NULL)
+		trace_to_exit(pid, &status, &ru);
+	else
+		while (wait4(pid, &status, 0, &ru) < 0)
+			if (errno != EINTR)
+				die("wait4");
+	while (feeder > 0 && waitpid(feeder, NULL, 0) < 0)
+		if (errno != EINTR)
+			die("waitpid");
 	*ns = now_ns() - t0;
 	*rss_kib = ru.ru_maxrss;
 	return status;
