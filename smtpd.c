@@ -71,6 +71,7 @@ static const char usage_text[] =
 "  --recipient-delimiter CHARS  'alice+tag' is 'alice' in the table (e.g. +)\n"
 "  --vrfy                 answer VRFY from the users table (default: 252)\n"
 "  --expn                 answer EXPN from the users table (default: 502)\n"
+"                         (these three need --users)\n"
 "  --check-users FILE     report every error in a users table and exit\n"
 "                         (0: clean)\n"
 "  --compile-users FILE   write FILE.cdb, the indexed form, and exit\n"
