@@ -9,8 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "decimal.h"
@@ -36,12 +39,55 @@ static int stderr_is_journal(const struct stat *err)
 	       (unsigned long long)err->st_ino == ino;
 }
 
+/*
+ * Syslog without syslog(3): glibc's send to /dev/log blocks for as long as
+ * the daemon does not read, and a syslogd stuck on a full disk would then
+ * hold every session past its timeouts, the termination signals blocked.
+ * So smtpd connects to /dev/log itself and its lines take write_line()'s
+ * bounded wait like any other.  They look as syslog(3) makes them (RFC
+ * 3164: "<PRI>Mmm dd hh:mm:ss smtpd[pid]: text", local time, facility
+ * mail).  A /dev/log of stream type (older syslog-ng setups) gets each
+ * line ended by a NUL, as glibc sends it.  No /dev/log: the lines are
+ * counted as lost and the next one tries again.
+ */
+static int syslog_connect(struct logger *lg)
+{
+	static const char path[] = "/dev/log";
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	int type = SOCK_DGRAM;
+
+	memcpy(a.sun_path, path, sizeof path);
+	for (;;) {
+		/* Non-blocking, so that a stream listener with a full backlog
+		 * cannot hold connect() either. */
+		int fd = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -1;
+		if (connect(fd, (const struct sockaddr *)&a, sizeof a) == 0) {
+			lg->fd = fd;
+			lg->stream = type == SOCK_STREAM;
+			return 0;
+		}
+		int e = errno;
+		close(fd);
+		if (e != EPROTOTYPE || type == SOCK_STREAM)
+			return -1;
+		type = SOCK_STREAM;
+	}
+}
+
+static void syslog_disconnect(struct logger *lg)
+{
+	if (lg->fd >= 0)
+		close(lg->fd);
+	lg->fd = -1;
+}
+
 void log_setup(struct logger *lg, int conversation_fd)
 {
 	struct stat err, conv;
 
 	memset(lg, 0, sizeof *lg);
-	lg->fd = 2;
 	lg->pid = (long)getpid();
 	if (fstat(2, &err) < 0) {
 		/* No stderr at all: syslog is the only place left. */
@@ -60,8 +106,11 @@ void log_setup(struct logger *lg, int conversation_fd)
 		lg->to_file = S_ISREG(err.st_mode);
 		lg->file_size = lg->to_file ? (unsigned long long)err.st_size : 0;
 	}
+	lg->fd = -1;
 	if (lg->mode == LOGTO_SYSLOG)
-		openlog("smtpd", LOG_PID | LOG_NDELAY, LOG_MAIL);
+		syslog_connect(lg);
+	else
+		lg->fd = 2;
 }
 
 /* Append src to buf[*n], keeping room for the final newline. */
@@ -156,31 +205,40 @@ static size_t format(char *buf, size_t size, size_t n, const char *fmt,
  * One write per line, so that lines from concurrent sessions sharing a log
  * stay whole (a pipe takes up to PIPE_BUF bytes at once).  A reader that
  * stops reading (multilog stopped on a full disk, a journal that does not
- * keep up) must not hold the session past its timeouts: on a pipe or a
- * socket the line waits LOG_WAIT_MS for room, then it is dropped, and
+ * keep up, a syslogd that stopped reading /dev/log) must not hold the
+ * session past its timeouts: on a pipe or a socket the line waits LOG_WAIT_MS for room, then it is dropped, and
  * later lines of the session are tried without waiting, so a stalled
  * reader costs a session one wait, not one per line.  A failed log write
  * is not worth a failed session.  Returns 0 when the line went out.
  */
 #define LOG_WAIT_MS 1000
 
+/* One try that does not block where the kernel can tell: RWF_NOWAIT on
+ * stderr's pipe or socket (files take write()), MSG_DONTWAIT to syslog. */
+static ssize_t write_nowait(const struct logger *lg, const char *p, size_t n)
+{
+	struct iovec iov = {.iov_base = (void *)p, .iov_len = n};
+	ssize_t w;
+
+	if (lg->mode == LOGTO_SYSLOG)
+		return send(lg->fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (lg->to_file)
+		return write(lg->fd, p, n);
+	if ((w = pwritev2(lg->fd, &iov, 1, -1, RWF_NOWAIT)) < 0 &&
+	    (errno == EOPNOTSUPP || errno == EINVAL))
+		w = write(lg->fd, p, n);
+	return w;
+}
+
 static int write_line(struct logger *lg, const char *line, size_t n)
 {
-	struct iovec iov = {.iov_base = (void *)line, .iov_len = n};
 	int waited = lg->stalled;
 
-	while (iov.iov_len > 0) {
-		/* RWF_NOWAIT: "would block" instead of blocking, where the
-		 * kernel can tell (pipes, sockets); files take write(). */
-		ssize_t w;
-		if (lg->to_file)
-			w = write(lg->fd, iov.iov_base, iov.iov_len);
-		else if ((w = pwritev2(lg->fd, &iov, 1, -1, RWF_NOWAIT)) < 0 &&
-			 (errno == EOPNOTSUPP || errno == EINVAL))
-			w = write(lg->fd, iov.iov_base, iov.iov_len);
+	while (n > 0) {
+		ssize_t w = write_nowait(lg, line, n);
 		if (w > 0) {
-			iov.iov_base = (char *)iov.iov_base + w;
-			iov.iov_len -= (size_t)w;
+			line += w;
+			n -= (size_t)w;
 		} else if (w < 0 && errno == EINTR) {
 			continue;
 		} else if (w < 0 && errno == EAGAIN && !waited) {
@@ -201,22 +259,83 @@ static int write_line(struct logger *lg, const char *line, size_t n)
 	return 0;
 }
 
+/* "smtpd[pid]: ", "<N>" for the journal, or syslog's header. */
+static size_t put_prefix(const struct logger *lg, int priority, char *buf, size_t size)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	size_t n = 0;
+
+	if (lg->mode == LOGTO_JOURNAL) {
+		char prefix[3] = {'<', (char)('0' + (priority & 7)), '>'};
+		put(buf, size, &n, prefix, 3);
+		return n;
+	}
+	if (lg->mode == LOGTO_SYSLOG) {
+		time_t now = time(NULL);
+		struct tm tm;
+		put(buf, size, &n, "<", 1);
+		put_number(buf, size, &n, (unsigned long long)(LOG_MAIL | (priority & 7)), 0);
+		put(buf, size, &n, ">", 1);
+		/* RFC 3164's timestamp, local time, day padded with a blank. */
+		if (localtime_r(&now, &tm) != NULL && tm.tm_mon >= 0 && tm.tm_mon < 12) {
+			char ts[16] = {
+				months[tm.tm_mon * 3], months[tm.tm_mon * 3 + 1],
+				months[tm.tm_mon * 3 + 2], ' ',
+				(char)(tm.tm_mday >= 10 ? '0' + tm.tm_mday / 10 : ' '),
+				(char)('0' + tm.tm_mday % 10), ' ',
+				(char)('0' + tm.tm_hour / 10), (char)('0' + tm.tm_hour % 10), ':',
+				(char)('0' + tm.tm_min / 10), (char)('0' + tm.tm_min % 10), ':',
+				(char)('0' + tm.tm_sec / 10), (char)('0' + tm.tm_sec % 10), ' '};
+			put(buf, size, &n, ts, sizeof ts);
+		}
+	}
+	put(buf, size, &n, "smtpd[", 6);
+	put_number(buf, size, &n, (unsigned long long)lg->pid, 0);
+	put(buf, size, &n, "]: ", 3);
+	return n;
+}
+
+/* The line's end: a newline on stderr; none in a syslog datagram; a NUL
+ * on a syslog stream.  put() always leaves room for it. */
+static size_t end_line(const struct logger *lg, char *buf, size_t n)
+{
+	if (lg->mode != LOGTO_SYSLOG)
+		buf[n++] = '\n';
+	else if (lg->stream)
+		buf[n++] = '\0';
+	return n;
+}
+
+/* syslog: a line that failed because the daemon went away (restarted, its
+ * socket made anew) is sent once more on a new connection, as syslog(3)
+ * does; a daemon that was not there at the start is looked for again. */
+static int send_line(struct logger *lg, const char *line, size_t n)
+{
+	if (lg->mode == LOGTO_SYSLOG && lg->fd < 0 && syslog_connect(lg) < 0)
+		return -1;
+	if (write_line(lg, line, n) == 0)
+		return 0;
+	if (lg->mode != LOGTO_SYSLOG || (errno != ECONNREFUSED && errno != ENOTCONN &&
+					  errno != EPIPE && errno != ECONNRESET))
+		return -1;
+	syslog_disconnect(lg);
+	if (syslog_connect(lg) < 0)
+		return -1;
+	return write_line(lg, line, n);
+}
+
 /* Before the first line that may go out after losses: how many were lost,
- * so that the gap in the log is not silent.  prefix is the next line's
- * "smtpd[pid]: " or "<N>". */
-static int report_dropped(struct logger *lg, const char *line, size_t prefix)
+ * so that the gap in the log is not silent. */
+static int report_dropped(struct logger *lg)
 {
 	static const char text[] = " earlier log line(s) lost: the log was full or not read";
-	char note[128];
-	size_t m = prefix;
+	char note[192];
+	size_t m = put_prefix(lg, LOG_WARNING, note, sizeof note);
 
-	memcpy(note, line, prefix);
-	if (lg->mode == LOGTO_JOURNAL)
-		note[1] = (char)('0' + LOG_WARNING);
 	put_number(note, sizeof note, &m, lg->dropped, 0);
 	put(note, sizeof note, &m, text, sizeof text - 1);
-	note[m++] = '\n';
-	if (write_line(lg, note, m) < 0)
+	m = end_line(lg, note, m);
+	if (send_line(lg, note, m) < 0)
 		return -1;
 	lg->dropped = 0;
 	return 0;
@@ -225,34 +344,21 @@ static int report_dropped(struct logger *lg, const char *line, size_t prefix)
 void log_line(struct logger *lg, int priority, const char *fmt, ...)
 {
 	char line[2048];
-	size_t n = 0;
+	size_t n;
 	va_list ap;
 
 	if (lg->mode == LOGTO_NONE)
 		return;
+	n = put_prefix(lg, priority, line, sizeof line);
 	va_start(ap, fmt);
-	if (lg->mode == LOGTO_SYSLOG) {
-		vsyslog(priority, fmt, ap);
-		va_end(ap);
-		return;
-	}
-	if (lg->mode == LOGTO_JOURNAL) {
-		char prefix[3] = {'<', (char)('0' + (priority & 7)), '>'};
-		put(line, sizeof line, &n, prefix, 3);
-	} else {
-		put(line, sizeof line, &n, "smtpd[", 6);
-		put_number(line, sizeof line, &n, (unsigned long long)lg->pid, 0);
-		put(line, sizeof line, &n, "]: ", 3);
-	}
-	size_t prefix = n;
 	n = format(line, sizeof line, n, fmt, ap);
 	va_end(ap);
-	line[n++] = '\n';
-	if (lg->dropped > 0 && report_dropped(lg, line, prefix) < 0) {
+	n = end_line(lg, line, n);
+	if (lg->dropped > 0 && report_dropped(lg) < 0) {
 		lg->dropped++;
 		return;
 	}
-	if (write_line(lg, line, n) < 0)
+	if (send_line(lg, line, n) < 0)
 		lg->dropped++;
 }
 

@@ -14,12 +14,13 @@ enum log_mode {
 	LOGTO_NONE,	/* tests: discard */
 	LOGTO_PLAIN,	/* "smtpd[pid]: text" on stderr */
 	LOGTO_JOURNAL,	/* "<N>text" on stderr, a journald stream */
-	LOGTO_SYSLOG	/* syslog(3): stderr is the client */
+	LOGTO_SYSLOG	/* /dev/log, as syslog(3) would: stderr is the client */
 };
 
 struct logger {
 	enum log_mode mode;
-	int fd;
+	int fd;			/* stderr, or the /dev/log socket (-1: none yet) */
+	int stream;		/* /dev/log is a stream socket: lines end in NUL */
 	long pid;		/* for "smtpd[pid]:", asked once */
 	int to_file;		/* stderr is a regular file */
 	unsigned long long file_size;	/* its size at start */
