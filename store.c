@@ -309,6 +309,26 @@ enum store_err store_write(struct store_msg *msg, const void *buf, size_t n)
 	return e != STORE_OK ? e : write_behind(msg);
 }
 
+/*
+ * tmp/NAME to new/NAME, never over a file already there.  O_EXCL keeps
+ * names apart in tmp/ only: a message renamed away frees its name there,
+ * and a second process with the same pid in the same microsecond (pid
+ * namespaces sharing a spool under one host name) would otherwise replace
+ * a message that already had its 250.  Taken, it is an error (451, the
+ * client sends again under a new name).  File systems that cannot refuse
+ * to replace get the plain rename.
+ */
+static int rename_new(const struct store *st, const char *name)
+{
+#ifdef RENAME_NOREPLACE
+	if (renameat2(st->tmp_fd, name, st->new_fd, name, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+#endif
+	return renameat(st->tmp_fd, name, st->new_fd, name);
+}
+
 enum store_err store_commit(struct store *st, struct store_msg *msg)
 {
 	enum store_err err;
@@ -332,7 +352,7 @@ enum store_err store_commit(struct store *st, struct store_msg *msg)
 	}
 	msg->fd = -1;
 	step = "rename into new/";
-	if (renameat(st->tmp_fd, msg->name, st->new_fd, msg->name) < 0)
+	if (rename_new(st, msg->name) < 0)
 		goto fail;
 	if (fsync(st->new_fd) < 0) {
 		/* The file is in new/, but its directory entry may not survive

@@ -314,6 +314,42 @@ START_TEST(existing_file_never_overwritten)
 }
 END_TEST
 
+START_TEST(commit_never_replaces_a_file_in_new)
+{
+	/* A name is free in tmp/ again once its message is in new/: a second
+	 * process with the same pid in the same microsecond picks it.  Its
+	 * commit must fail (451, sent again), not replace a message that had
+	 * its 250, and must leave nothing in tmp/. */
+	struct spool sp;
+	struct store_msg a, b;
+
+	spool_make(&sp);
+	ck_assert_int_eq(store_init(&sp.st, sp.dir, "mx.test"), 0);
+	frozen_at.tv_sec = 1794571200;
+	frozen_at.tv_usec = 654321;
+	clock_frozen = 1;
+	ck_assert_int_eq(store_open(&sp.st, &a), STORE_OK);
+	ck_assert_int_eq(store_write(&a, "first\n", 6), STORE_OK);
+	ck_assert_int_eq(store_commit(&sp.st, &a), STORE_OK);
+	sp.st.counter = 0;
+	enum store_err eb = store_open(&sp.st, &b);
+	clock_frozen = 0;
+	ck_assert_int_eq(eb, STORE_OK);
+	ck_assert_str_eq(b.name, a.name);
+	ck_assert_int_eq(store_write(&b, "second\n", 7), STORE_OK);
+	ck_assert_int_eq(store_commit(&sp.st, &b), STORE_IO);
+	ck_assert_str_eq(b.failed, "rename into new/");
+	ck_assert_int_eq(b.failed_errno, EEXIST);
+	char *file = read_in(sp.dir, "new", a.name, NULL);
+	ck_assert_str_eq(file, "first\n");
+	free(file);
+	ck_assert_int_eq(count(sp.dir, "new"), 1);
+	ck_assert_int_eq(count(sp.dir, "tmp"), 0);
+	store_close(&sp.st);
+	spool_remove(&sp);
+}
+END_TEST
+
 START_TEST(abort_unlinks)
 {
 	struct spool sp;
@@ -488,6 +524,7 @@ Suite *store_suite(void)
 	tcase_add_test(tc, abort_unlinks);
 	tcase_add_test(tc, write_fails_disk_full);
 	tcase_add_test(tc, commit_fails_when_rename_fails);
+	tcase_add_test(tc, commit_never_replaces_a_file_in_new);
 	tcase_add_test(tc, commit_fails_on_a_bad_descriptor);
 	tcase_add_test(tc, open_fails_when_tmp_is_gone);
 	tcase_add_test(tc, errno_mapping);

@@ -193,7 +193,7 @@ if command -v strace >/dev/null 2>&1; then
 	synced() {
 		checks=$((checks + 1))
 		printf 'HELO c\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<b@example.org>\r\nDATA\r\nSubject: s\r\n\r\nx\r\n.\r\nQUIT\r\n' |
-			strace -s 4096 -o "$T/$1.trace" -e trace=openat,fsync,syncfs,renameat,write \
+			strace -s 4096 -o "$T/$1.trace" -e trace=openat,fsync,syncfs,renameat,renameat2,write \
 			"$SMTPD" --spool "$2" --hostname mx.test --domain example.org \
 			>"$T/$1.out" 2>"$T/$1.err"
 		[ "$(ls "$2/new" | wc -l)" = 1 ] || fail "$1: the message is not in new/"
@@ -201,7 +201,7 @@ if command -v strace >/dev/null 2>&1; then
 			/^openat\(AT_FDCWD, .*O_DIRECTORY.*\) = [0-9]+$/ && !rootfd { rootfd = $NF }
 			$0 ~ "^" call "\\(" { fd = substr($1, length(call) + 2) + 0
 				if (fd == rootfd && !renamed) synced = 1 }
-			/^renameat\(/ { renamed = 1 }
+			/^renameat2?\(/ { renamed = 1 }
 			/^write\(1, ".*250 OK: queued/ { ok = synced }
 			END { exit ok ? 0 : 1 }' "$T/$1.trace" ||
 			fail "$1: no $3 of the spool before the 250: $(grep -v '^write' "$T/$1.trace" | tr '\n' ';')"
