@@ -346,8 +346,29 @@ static void unquote(const char *m, char *out, size_t size)
 	out[n] = '\0';
 }
 
-/* Is mailbox in the envelope?  Case does not matter, nor quoting (the
- * users table's rule for its keys). */
+/*
+ * Are two unquoted mailboxes one?  The domain's case never matters, nor
+ * postmaster's (RFC 5321 4.5.1).  Other local parts keep their case (RFC
+ * 5321 2.4: for some hosts smith and Smith are two users, and only the
+ * delivering host may fold them), except with a users table, whose keys
+ * match without it: there the table says who is who.
+ */
+static int same_mailbox(const char *x, const char *y, int fold_local)
+{
+	const char *ax = strrchr(x, '@'), *ay = strrchr(y, '@');
+	size_t lx = ax != NULL ? (size_t)(ax - x) : strlen(x);
+	size_t ly = ay != NULL ? (size_t)(ay - y) : strlen(y);
+
+	if (lx != ly || (ax == NULL) != (ay == NULL))
+		return 0;
+	if (lx == 10 && strncasecmp(x, "postmaster", 10) == 0)
+		fold_local = 1;
+	if (fold_local ? strncasecmp(x, y, lx) != 0 : memcmp(x, y, lx) != 0)
+		return 0;
+	return ax == NULL || strcasecmp(ax, ay) == 0;
+}
+
+/* Is mailbox in the envelope?  Quoting does not matter ("al"@d is al@d). */
 static int envelope_has(const struct session *s, const char *mailbox)
 {
 	char a[ADDRESS_MAX + 1], b[ADDRESS_MAX + 1];
@@ -359,7 +380,7 @@ static int envelope_has(const struct session *s, const char *mailbox)
 			unquote(r, b, sizeof b);
 			r = b;
 		}
-		if (strcasecmp(r, a) == 0)
+		if (same_mailbox(r, a, s->cfg->users != NULL))
 			return 1;
 	}
 	return 0;

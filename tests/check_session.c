@@ -603,6 +603,42 @@ START_TEST(duplicate_recipient_spooled_once)
 }
 END_TEST
 
+START_TEST(recipients_differing_in_case_are_two)
+{
+	/* Without a users table smtpd cannot know whether the delivering host
+	 * folds case (RFC 5321 2.4: for some, smith and Smith are two users):
+	 * John and john are both spooled.  The domain's case, quoting, and
+	 * postmaster's case make no new recipient. */
+	struct test_run r = {0};
+	expect_replies(&r,
+		       "EHLO c\r\n"
+		       "MAIL FROM:<a@x.example>\r\n"
+		       "RCPT TO:<John@example.org>\r\n"
+		       "RCPT TO:<john@example.org>\r\n"
+		       "RCPT TO:<john@EXAMPLE.org>\r\n"
+		       "RCPT TO:<\"john\"@Example.Org>\r\n"
+		       "RCPT TO:<POSTMASTER@example.org>\r\n"
+		       "RCPT TO:<postmaster@Example.org>\r\n"
+		       "DATA\r\n"
+		       "x\r\n"
+		       ".\r\n", 0,
+		       GREETING EHLO_REPLY
+		       "250 2.1.0 OK\r\n"
+		       "250 2.1.5 OK\r\n" "250 2.1.5 OK\r\n" "250 2.1.5 OK\r\n"
+		       "250 2.1.5 OK\r\n" "250 2.1.5 OK\r\n" "250 2.1.5 OK\r\n"
+		       GO QUEUED);
+	ck_assert_str_eq(queued(&r, 0),
+			 "Return-Path: <a@x.example>\n"
+			 "X-Original-To: <John@example.org>\n"
+			 "X-Original-To: <john@example.org>\n"
+			 "X-Original-To: <POSTMASTER@example.org>\n"
+			 "Received: from c ([192.0.2.1]) by mx.test with ESMTP id ID"
+			 RECEIVED_DATE
+			 "x\n");
+	test_cleanup(&r);
+}
+END_TEST
+
 START_TEST(data_sequence)
 {
 	/* DATA before HELO, before MAIL, before RCPT: 503; after RCPTs that
@@ -1257,6 +1293,7 @@ Suite *session_suite(void)
 	tcase_add_test(tc, rcpt_domains_and_postmaster);
 	tcase_add_test(tc, rcpt_several_domains);
 	tcase_add_test(tc, duplicate_recipient_spooled_once);
+	tcase_add_test(tc, recipients_differing_in_case_are_two);
 	tcase_add_test(tc, data_sequence);
 	tcase_add_test(tc, rset);
 	tcase_add_test(tc, noop);
