@@ -407,9 +407,12 @@ static int envelope_add(struct session *s, const char *mailbox)
 	return 1;
 }
 
+/* users_expand()'s add(): 0, -1 past --max-recipients, -2 out of memory. */
 static int envelope_add_cb(void *ctx, const char *mailbox)
 {
-	return envelope_add(ctx, mailbox) == 1 ? 0 : -1;
+	int r = envelope_add(ctx, mailbox);
+
+	return r == 1 ? 0 : r == 0 ? -1 : -2;
 }
 
 /* postmaster, or with --recipient-delimiter postmaster+anything: as

@@ -85,9 +85,9 @@ enum users_kind users_lookup(const struct users *u, const char *mailbox,
  * groups among them expanded, forward members replaced by their targets,
  * every other member (accepted, caught by a catch-all, or not in the
  * table) as the group line writes it; each address once (compared like
- * keys).  Returns how many add() took, or -1 when add() returned -1 (a
- * limit: the expansion stops there), or -2 when the table cannot be read
- * or memory ran out. */
+ * keys).  add() returns 0, -1 for a limit or -2 for a failure; either stops
+ * the expansion.  Returns how many add() took, or -1 when add() returned -1,
+ * or -2 when add() returned -2, the table cannot be read or memory ran out. */
 int users_expand(const struct users *u, const struct users_entry *e,
 		 int (*add)(void *ctx, const char *mailbox), void *ctx);
 

@@ -83,10 +83,14 @@ struct expansion {
 	size_t depth, cap;
 };
 
+/* add() says -1 for a limit, -2 for a failure (memory): kept apart, since
+ * the session answers the first 452 and the second 451. */
 static int expand_add(struct expansion *x, const char *mailbox)
 {
-	if (x->add(x->ctx, mailbox) < 0)
-		return -1;
+	int rc = x->add(x->ctx, mailbox);
+
+	if (rc < 0)
+		return rc == -1 ? -1 : -2;
 	x->count++;
 	return 0;
 }

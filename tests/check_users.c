@@ -178,6 +178,7 @@ static const char *open_error(const char *path)
 struct text {
 	char s[4096];
 	int stop_after;		/* add(): -1 after this many (0: never; <0: at once) */
+	int stop_code;		/* what add() then returns, if not -1 */
 	int calls;
 };
 
@@ -193,7 +194,7 @@ static int collect(void *ctx, const char *mailbox)
 
 	t->calls++;
 	if (t->stop_after < 0 || (t->stop_after > 0 && t->calls > t->stop_after))
-		return -1;
+		return t->stop_code ? t->stop_code : -1;
 	text_add(t, mailbox);
 	return 0;
 }
@@ -672,6 +673,14 @@ START_TEST(expand_groups)
 	ck_assert_int_eq(rc, -1);
 	ck_assert_str_eq(expand(u, "all@example.org", 1, &rc), "alice@example.org");
 	ck_assert_int_eq(rc, -1);
+	/* add() failing (out of memory: -2) is no limit, and says so. */
+	struct text y = {.stop_after = 2, .stop_code = -2};
+	ck_assert_int_eq(users_lookup(u, "all@example.org", NULL, &e), USERS_GROUP);
+	ck_assert_int_eq(users_expand(u, &e, collect, &y), -2);
+	ck_assert_str_eq(y.s, "alice@example.org dave@example.org");
+	struct text z = {.stop_after = -1, .stop_code = -2};
+	ck_assert_int_eq(users_lookup(u, "bob@example.org", NULL, &e), USERS_FORWARD);
+	ck_assert_int_eq(users_expand(u, &e, collect, &z), -2);
 	/* Single entries: no set, no allocation. */
 	ck_assert_str_eq(expand(u, "bob@example.org", 0, &rc), "Bob.Remote@Elsewhere.example");
 	ck_assert_int_eq(rc, 1);
