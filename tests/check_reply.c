@@ -77,7 +77,7 @@ START_TEST(enhanced_codes_on_and_off)
 		{R_BAD_ADDRESS, NULL, "501 Bad address syntax\r\n", "501 5.1.3 Bad address syntax\r\n"},
 		{R_NOT_IMPLEMENTED, NULL, "502 Command not implemented\r\n",
 		 "502 5.5.1 Command not implemented\r\n"},
-		{R_HELP_UNKNOWN, NULL, "504 HELP topic unknown\r\n", "504 5.5.1 HELP topic unknown\r\n"},
+		{R_HELP_UNKNOWN, NULL, "504 HELP topic unknown\r\n", "504 5.5.4 HELP topic unknown\r\n"},
 		{R_RELAY_DENIED, NULL, "550 Relaying denied\r\n", "550 5.7.1 Relaying denied\r\n"},
 		{R_TOO_BIG, NULL, "552 Message size exceeds fixed maximum message size\r\n",
 		 "552 5.3.4 Message size exceeds fixed maximum message size\r\n"},

@@ -771,7 +771,7 @@ START_TEST(help)
 		       "214 2.0.0 MAIL FROM:<sender> [SIZE=<bytes>] [BODY=7BIT|8BITMIME]: start a message\r\n"
 		       "214 2.0.0 RCPT TO:<recipient>: add a recipient (once per recipient)\r\n"
 		       "214 2.0.0 TURN: not offered (RFC 2505)\r\n"
-		       "504 5.5.1 HELP topic unknown\r\n"
+		       "504 5.5.4 HELP topic unknown\r\n"
 		       BYE);
 	test_cleanup(&r);
 }
@@ -1108,7 +1108,7 @@ START_TEST(refusals_leave_state_unchanged)
 		       "501 5.1.3 Bad address syntax\r\n"
 		       "250 2.1.5 OK\r\n"
 		       "500 5.5.2 Syntax error, command unrecognized\r\n"
-		       "504 5.5.1 HELP topic unknown\r\n"
+		       "504 5.5.4 HELP topic unknown\r\n"
 		       "501 5.5.4 Syntax: RSET\r\n"
 		       "503 5.5.1 Bad sequence of commands: MAIL already given\r\n"
 		       "555 5.5.4 Unsupported parameter\r\n"
