@@ -35,9 +35,12 @@ fi
 
 # The checker itself must object to a unit that is wrong, or the check
 # above proves nothing.
+# The typo's service exists, so that what verify says is about the key.
 sed 's/^Accept=yes/Acept=yes/' "$W/smtpd.socket" >"$W/typo.socket"
-out=$(cd "$W" && systemd-analyze verify --man=no ./typo.socket 2>&1)
-[ -n "$out" ] || { echo "FAIL: verify says nothing about a misspelt key"; bad=1; }
+cp "$W/smtpd@.service" "$W/typo@.service"
+out=$(cd "$W" && systemd-analyze verify --man=no ./typo.socket ./typo@.service 2>&1)
+printf '%s\n' "$out" | grep -Eq "Unknown key (name )?'Acept'" ||
+	{ echo "FAIL: verify does not name a misspelt key:"; printf '%s\n' "$out"; bad=1; }
 
 # --threshold is in tenths: 10 means an exposure of 1.0.
 out=$(cd "$W" && systemd-analyze security --offline=yes --threshold=10 ./smtpd@.service 2>&1)
