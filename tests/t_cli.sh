@@ -229,6 +229,8 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1; then
 		fail "spool in a write-only parent: status $rc, $(cat "$T/wx.out" "$T/wx.err")"
 	chmod 700 "$T/wx"
 	chmod 700 "$T"
+else
+	echo "note: not root or no setpriv: a spool in a write-only parent is not checked"
 fi
 
 # An existing Maildir is used as it is, its modes untouched.
@@ -274,6 +276,8 @@ if [ "$(id -u)" != 0 ]; then
 	chmod 500 "$T/ro/new"
 	unusable ro "$T/ro"
 	chmod 700 "$T/ro/new"
+else
+	echo "note: root may write anywhere: a read-only new/ is checked below on a read-only mount"
 fi
 
 # The rest wants private namespaces: a read-only file system, a tmpfs on
