@@ -2,7 +2,10 @@
  * client.c: the benchmark's SMTP client and message generator.
  *
  *   client wait HOST PORT                  connect until something listens (5 s)
- *   client conn HOST PORT COUNT CONC       COUNT connections: greeting, QUIT
+ *   client conn HOST PORT COUNT CONC [smtp]
+ *                                          COUNT connections: greeting, QUIT;
+ *                                          with smtp, QUIT must get 221 (a
+ *                                          floor may just close)
  *   client msg HOST PORT COUNT CONC PER SIZE
  *                                          COUNT messages of SIZE bytes, PER to
  *                                          a connection (pipelined), by CONC
@@ -50,6 +53,9 @@ struct conn {
 };
 
 static struct sockaddr_in server;
+/* conn ... smtp: the server speaks SMTP, so QUIT must get 221; a floor
+ * program just goes (EOF).  Set once from the command line. */
+static int quit_needs_221;
 
 static long long now_ns(void)
 {
@@ -267,11 +273,14 @@ static int greet_quit(void)
 	code = read_reply(&c);
 	if (code >= 200 && code < 300) {
 		rc = 0;
-		/* A floor program has gone already: EOF or reset is fine. */
+		/* A floor program has gone already: EOF or reset is fine
+		 * from it, and only from it. */
 		if (send_quit(&c) == 0) {
 			code = read_reply(&c);
-			if (code != -1 && code != 221)
+			if (code != 221 && (code != -1 || quit_needs_221))
 				rc = -1;
+		} else if (quit_needs_221) {
+			rc = -1;
 		}
 	}
 	conn_close(&c);
@@ -569,10 +578,11 @@ int main(int argc, char **argv)
 			return 2;
 		return cmd_phases(count, argv[5][0] == 's');
 	}
-	if (!strcmp(argv[1], "conn") && argc == 6) {
+	if (!strcmp(argv[1], "conn") && (argc == 6 || (argc == 7 && !strcmp(argv[6], "smtp")))) {
 		if (number(argv[4], 1, 1000000, &count) < 0 ||
 		    number(argv[5], 1, MAX_CONC, &conc) < 0)
 			return 2;
+		quit_needs_221 = argc == 7;
 		t0 = now_ns();
 		failed = run_parallel(count, conc, 1, conn_unit, NULL, 0);
 		secs = (now_ns() - t0) / 1e9;

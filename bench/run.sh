@@ -471,11 +471,12 @@ for ((r = 1; r <= REPS; r++)); do
 	for s in ts ssa; do
 		for p in floor smtpd exim; do
 			n=$NCONN; [ "$p" != exim ] || n=$(((NCONN + 2) / 3))
-			rate "conn_${s}_$p" "${P[${s}_$p]:-}" conn "$n" 1
+			# the floor prints a line and goes; a server must answer QUIT
+			rate "conn_${s}_$p" "${P[${s}_$p]:-}" conn "$n" 1 $([ "$p" = floor ] || echo smtp)
 		done
 		pair "conn_${s}_ratio" "conn_${s}_floor" "conn_${s}_smtpd"
 	done
-	rate conn_sink "${P[sink]:-}" conn "$NCONN" 1
+	rate conn_sink "${P[sink]:-}" conn "$NCONN" 1 smtp
 done
 for k in conn_ts_floor conn_ts_smtpd conn_ts_exim conn_ssa_floor conn_ssa_smtpd conn_ssa_exim conn_sink; do
 	M[$k]=$(median ${V[$k]:-})
