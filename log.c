@@ -206,10 +206,11 @@ static size_t format(char *buf, size_t size, size_t n, const char *fmt,
  * stay whole (a pipe takes up to PIPE_BUF bytes at once).  A reader that
  * stops reading (multilog stopped on a full disk, a journal that does not
  * keep up, a syslogd that stopped reading /dev/log) must not hold the
- * session past its timeouts: on a pipe or a socket the line waits LOG_WAIT_MS for room, then it is dropped, and
- * later lines of the session are tried without waiting, so a stalled
- * reader costs a session one wait, not one per line.  A failed log write
- * is not worth a failed session.  Returns 0 when the line went out.
+ * session past its timeouts: on a pipe or a socket the line waits
+ * LOG_WAIT_MS for room, then it is dropped, and later lines of the
+ * session are tried without waiting, so a stalled reader costs a session
+ * one wait, not one per line.  A failed log write is not worth a failed
+ * session.  Returns 0 when the line went out.
  */
 #define LOG_WAIT_MS 1000
 
