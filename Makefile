@@ -11,7 +11,7 @@ CFLAGS ?= -O2 -g
 # smtpd is started once per connection, and starting is most of what a
 # connection costs.  Linked as a static PIE it starts in about 47,000
 # instructions and 36 page faults; linked to the shared C library, about
-# 135,000 and 58 (the dynamic loader's work: mapping libc, relocating,
+# 123,000 and 58 (the dynamic loader's work: mapping libc, relocating,
 # binding symbols), 0.25 to 0.6 ms more per connection on the bench VM.
 # The price: a C library security update reaches smtpd only when it is
 # rebuilt.  Packagers who want the shared library: make LINK=dynamic.
