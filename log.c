@@ -307,22 +307,28 @@ static size_t end_line(const struct logger *lg, char *buf, size_t n)
 	return n;
 }
 
-/* syslog: a line that failed because the daemon went away (restarted, its
+/*
+ * line[0..n) without its end, in a buffer with room for one more byte:
+ * the end is chosen once the connection is made, since a /dev/log that
+ * appears (or comes back) during a session may be of the other type.
+ * syslog: a line that failed because the daemon went away (restarted, its
  * socket made anew) is sent once more on a new connection, as syslog(3)
- * does; a daemon that was not there at the start is looked for again. */
-static int send_line(struct logger *lg, const char *line, size_t n)
+ * does; a daemon that was not there at the start is looked for again.
+ */
+static int send_line(struct logger *lg, char *line, size_t n)
 {
-	if (lg->mode == LOGTO_SYSLOG && lg->fd < 0 && syslog_connect(lg) < 0)
+	if (lg->mode != LOGTO_SYSLOG)
+		return write_line(lg, line, end_line(lg, line, n));
+	if (lg->fd < 0 && syslog_connect(lg) < 0)
 		return -1;
-	if (write_line(lg, line, n) == 0)
+	if (write_line(lg, line, end_line(lg, line, n)) == 0)
 		return 0;
-	if (lg->mode != LOGTO_SYSLOG || (errno != ECONNREFUSED && errno != ENOTCONN &&
-					  errno != EPIPE && errno != ECONNRESET))
+	if (errno != ECONNREFUSED && errno != ENOTCONN && errno != EPIPE && errno != ECONNRESET)
 		return -1;
 	syslog_disconnect(lg);
 	if (syslog_connect(lg) < 0)
 		return -1;
-	return write_line(lg, line, n);
+	return write_line(lg, line, end_line(lg, line, n));
 }
 
 /* Before the first line that may go out after losses: how many were lost,
@@ -335,7 +341,6 @@ static int report_dropped(struct logger *lg)
 
 	put_number(note, sizeof note, &m, lg->dropped, 0);
 	put(note, sizeof note, &m, text, sizeof text - 1);
-	m = end_line(lg, note, m);
 	if (send_line(lg, note, m) < 0)
 		return -1;
 	lg->dropped = 0;
@@ -354,7 +359,6 @@ void log_line(struct logger *lg, int priority, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = format(line, sizeof line, n, fmt, ap);
 	va_end(ap);
-	n = end_line(lg, line, n);
 	if (lg->dropped > 0 && report_dropped(lg) < 0) {
 		lg->dropped++;
 		return;

@@ -177,11 +177,14 @@ static void option_error(const char *text)
 		"421 Service not available, closing transmission channel\r\n";
 
 	if (stderr_is_client()) {
-		openlog("smtpd", LOG_PID, LOG_MAIL);
-		syslog(LOG_ERR, "%s", text);
+		/* The reply first, then the log line, which may wait (at
+		 * most a second) for a syslog daemon that does not read. */
+		struct logger lg;
 		if (write(1, reply, sizeof reply - 1) < 0) {
 			/* the client is gone: nobody to tell */
 		}
+		log_setup(&lg, 0);
+		log_line(&lg, LOG_ERR, "%s", text);
 	} else {
 		say(2, "smtpd: ", text, " (see smtpd --help)\n");
 	}
