@@ -112,6 +112,20 @@ def fill(s):
     return n
 
 
+def from_stream(log):
+    """All a stream daemon got from the one session that connected."""
+    conn, _ = log.accept()
+    conn.settimeout(5)
+    data = b""
+    while True:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    conn.close()
+    return data
+
+
 def drain(s):
     got = []
     s.setblocking(False)
@@ -285,16 +299,7 @@ for kind, name in ((socket.SOCK_DGRAM, "datagram"), (socket.SOCK_STREAM, "stream
     code2, _ = s.reply()
     status = s.wait()
     if kind == socket.SOCK_STREAM:
-        conn, _ = log.accept()
-        conn.settimeout(5)
-        data = b""
-        while True:
-            chunk = conn.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        conn.close()
-        records = data.split(b"\0")
+        records = from_stream(log).split(b"\0")
         whole = records[-1] == b""
         records = records[:-1]
     else:
@@ -379,15 +384,7 @@ log = daemon(socket.SOCK_STREAM)
 s = Session()
 codes, _ = transaction(s, "stream")
 status = s.wait()
-conn, _ = log.accept()
-conn.settimeout(5)
-data = b""
-while True:
-    chunk = conn.recv(65536)
-    if not chunk:
-        break
-    data += chunk
-conn.close()
+data = from_stream(log)
 log.close()
 records = data.split(b"\0")
 check(codes == OK_CODES and status == 0 and data.endswith(b"\0") and
