@@ -203,6 +203,8 @@ static int search_cdb_name(const struct users *u, const struct query *q,
 			best = l;
 		w += n + (w[n] == ' ');
 	}
+	if (best.p == NULL)	/* no word: a query too long to be a name */
+		return 0;
 	for (size_t i = 0; i < best.n; i++) {
 		uint32_t pos = plist_at(&best, i);
 		struct rec r;

@@ -423,6 +423,15 @@ replies names "553-5.1.4 User ambiguous; possibilities are" \
 	"553-5.1.4 Ann Smith <ann@example.org>" "553 5.1.4 Bob smith <bob@example.org>" -- \
 	"VRFY smith" "VRFY SMITH"
 
+# A query of three or more words over 255 bytes is no name: it matches
+# nothing, in both forms (the cdb's name search once read a NULL list).
+long=$(printf '%300s' '' | tr ' ' x)
+mini longname 'alice@example.org accept Alice Example
+'
+replies longname "550 5.1.1 String does not match anything" \
+	"550 5.1.1 String does not match anything" -- \
+	"VRFY a b $long" "EXPN a b $long"
+
 # A member that forwards back to its group: the group is not one of its
 # own members (nor spooled to).
 mini back 'g@example.org group a@example.org f@example.org b@example.org
