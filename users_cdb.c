@@ -66,7 +66,13 @@ int users_cdb_value(const char *v, size_t n, struct rec *r)
 		return count <= 1 && longest <= USERS_NAME_MAX &&
 		       (count == 0 || users_name_ok((const unsigned char *)r->args, longest, NULL, 0));
 	case USERS_FORWARD:
-	case USERS_MOVED: return count == 1 && longest <= ADDRESS_MAX;
+	case USERS_MOVED: {
+		/* The target goes into the 251 or 551 reply and the spooled
+		 * file: it must be an address, as --check-users asks. */
+		char canon[KEY_MAX + 1];
+		return count == 1 && longest <= ADDRESS_MAX &&
+		       users_key_mailbox(r->args, longest, canon) > 0;
+	}
 	default: return count >= 1 && longest <= ADDRESS_MAX;
 	}
 }

@@ -432,6 +432,33 @@ replies longname "550 5.1.1 String does not match anything" \
 	"550 5.1.1 String does not match anything" -- \
 	"VRFY a b $long" "EXPN a b $long"
 
+# A damaged cdb whose forward or moved target is no address (bytes changed
+# in place, so the hashes still hold): 451, never the target's bytes in a
+# reply or the spool, where a line end would forge a reply line.
+mkdir -p "$T/forged"
+printf 'bob@example.org forward bob@elsewhere.net\ncarol@example.org moved carol@elsewhere.net\n' \
+	>"$T/forged/users"
+"$SMTPD" --compile-users "$T/forged/users" >/dev/null 2>&1 || fail "forged: table does not compile"
+python3 -c '
+import sys
+d = open(sys.argv[1], "rb").read()
+d = d.replace(b"bob@elsewhere.net", b"x\r\n554 forged\r\nzz")
+d = d.replace(b"carol@elsewhere.net", b"x\r\n554 forged\r\nzzzz")
+open(sys.argv[2], "wb").write(d)' "$T/forged/users.cdb" "$T/forged/bad.cdb"
+checks=$((checks + 1))
+crlf "$T/forged.in" "EHLO c" "MAIL FROM:<>" "RCPT TO:<bob@example.org>" \
+	"RCPT TO:<carol@example.org>" "VRFY bob" "VRFY carol" "QUIT"
+"$SMTPD" --spool "$T/spool" --hostname mx.test --domain example.org \
+	--users "$T/forged/bad.cdb" --vrfy <"$T/forged.in" 2>/dev/null | tr -d '\r' |
+	sed -e '1,/^250 HELP$/d' >"$T/forged.got"
+printf '%s\n' "250 2.1.0 OK" "451 4.3.0 Local error in processing; try again later" \
+	"451 4.3.0 Local error in processing; try again later" \
+	"451 4.3.0 Local error in processing; try again later" \
+	"451 4.3.0 Local error in processing; try again later" \
+	"221 2.0.0 mx.test Service closing transmission channel" >"$T/forged.want"
+cmp -s "$T/forged.want" "$T/forged.got" ||
+	{ fail "a cdb target with a line end in it"; diff "$T/forged.want" "$T/forged.got" | head -10; }
+
 # A member that forwards back to its group: the group is not one of its
 # own members (nor spooled to).
 mini back 'g@example.org group a@example.org f@example.org b@example.org
