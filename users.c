@@ -233,10 +233,12 @@ enum users_kind users_lookup(const struct users *u, const char *mailbox,
 	rc = users_rec_get(u, key, n, &r);
 	local = users_key_local_len(key, n);
 	if (rc == 0 && delimiter != NULL && *delimiter != '\0' && key[0] != '"') {
-		size_t i = 1;
+		/* Cut at the first delimiter; one that starts the local part
+		 * is no tag, and nothing is cut (as Postfix does). */
+		size_t i = 0;
 		while (i < local && strchr(delimiter, key[i]) == NULL)
 			i++;
-		if (i < local) {
+		if (i > 0 && i < local) {
 			memcpy(cut, key, i);
 			memcpy(cut + i, key + local, n - local + 1);
 			rc = users_rec_get(u, cut, i + n - local, &r);

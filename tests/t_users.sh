@@ -459,6 +459,24 @@ printf '%s\n' "250 2.1.0 OK" "451 4.3.0 Local error in processing; try again lat
 cmp -s "$T/forged.want" "$T/forged.got" ||
 	{ fail "a cdb target with a line end in it"; diff "$T/forged.want" "$T/forged.got" | head -10; }
 
+# A local part that starts with a delimiter is not cut, at its first
+# delimiter nor at a later one: +a+b is not +a.
+mkdir -p "$T/lead"
+printf '+a@example.org accept Plus A\na@example.org accept A\n' >"$T/lead/users"
+"$SMTPD" --compile-users "$T/lead/users" >/dev/null 2>&1 || fail "lead: table does not compile"
+crlf "$T/lead.in" "EHLO c" "MAIL FROM:<>" "RCPT TO:<+a+b@example.org>" "RCPT TO:<+a@example.org>" \
+	"RCPT TO:<a+b@example.org>" "QUIT"
+printf '%s\n' "250 2.1.0 OK" "550 5.1.1 No such user here" "250 2.1.5 OK" "250 2.1.5 OK" \
+	"221 2.0.0 mx.test Service closing transmission channel" >"$T/lead.want"
+for form in users users.cdb; do
+	checks=$((checks + 1))
+	"$SMTPD" --spool "$T/spool" --hostname mx.test --domain example.org \
+		--users "$T/lead/$form" --recipient-delimiter + <"$T/lead.in" 2>/dev/null | tr -d '\r' |
+		sed -e '1,/^250 HELP$/d' >"$T/lead.got"
+	cmp -s "$T/lead.want" "$T/lead.got" ||
+		{ fail "leading delimiter ($form)"; diff "$T/lead.want" "$T/lead.got" | head -6; }
+done
+
 # A member that forwards back to its group: the group is not one of its
 # own members (nor spooled to).
 mini back 'g@example.org group a@example.org f@example.org b@example.org
